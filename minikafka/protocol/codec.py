@@ -1,0 +1,171 @@
+"""Encoding and decoding whole request and response payloads (header + body).
+
+These functions are the one place where a frame's bytes meet the declared
+structures: the broker, both clients and the frame dumper all call them. They
+work on frame payloads (the bytes after the 4-byte size prefix); see
+``framing`` for the prefix.
+
+Decoding raises ``RemoteProtocolError`` subclasses that say what was wrong,
+so a server can answer with the right error code or close the connection.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from typing import Any
+
+import attrs
+import construct as c
+
+from .api import Api
+from .errors import LocalProtocolError, RemoteProtocolError
+from .headers import REQUEST_HEADERS, RESPONSE_HEADERS
+from .primitives import ViewReader
+from .registry import api_for_key
+
+__all__ = [
+    "DecodeError",
+    "RequestHeader",
+    "UnknownApi",
+    "UnsupportedVersion",
+    "decode_request",
+    "decode_response",
+    "encode_request",
+    "encode_response",
+    "peek_request_header",
+]
+
+_FIXED_HEADER = struct.Struct(">hhi")
+
+
+@attrs.frozen
+class RequestHeader:
+    """The header of a request: what it asks for and how to pair its response."""
+
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: str | None = None
+
+
+class DecodeError(RemoteProtocolError):
+    """Bytes that do not decode as the structure they claim to be."""
+
+    def __init__(self, what: str, offset: int, reason: str) -> None:
+        self.what = what
+        self.offset = offset
+        self.reason = reason
+        super().__init__(f"{what}: {reason} (at byte {offset})")
+
+
+class UnknownApi(RemoteProtocolError):
+    """A request with an API key MiniKafka does not declare."""
+
+    def __init__(self, header: RequestHeader) -> None:
+        self.header = header
+        super().__init__(f"unknown api key {header.api_key}")
+
+
+class UnsupportedVersion(RemoteProtocolError):
+    """A request for a declared API in a version MiniKafka does not declare."""
+
+    def __init__(self, header: RequestHeader, api: Api) -> None:
+        self.header = header
+        self.api = api
+        super().__init__(
+            f"{api.name} version {header.api_version} is not supported "
+            f"(declared {api.versions.start}-{api.versions.stop - 1})"
+        )
+
+
+def peek_request_header(payload: bytes | memoryview) -> RequestHeader:
+    """The api key, version and correlation id: the part of a header every version shares."""
+    if len(payload) < _FIXED_HEADER.size:
+        raise DecodeError("request header", len(payload), "frame shorter than a request header")
+    api_key, api_version, correlation_id = _FIXED_HEADER.unpack_from(payload, 0)
+    return RequestHeader(api_key, api_version, correlation_id)
+
+
+def _parse(structure: Any, reader: ViewReader, what: str) -> Any:
+    try:
+        return structure.parse_stream(reader)
+    except c.ConstructError as exc:
+        raise DecodeError(what, reader.tell(), _reason(exc)) from None
+    except (ValueError, OverflowError, UnicodeDecodeError) as exc:
+        raise DecodeError(what, reader.tell(), str(exc)) from None
+
+
+def _reason(exc: c.ConstructError) -> str:
+    text = str(exc)
+    # construct prefixes messages with "Error in path (parsing) -> field\n"
+    return text.splitlines()[-1].strip() if text else type(exc).__name__
+
+
+def decode_request(payload: bytes | memoryview) -> tuple[RequestHeader, Any]:
+    """Split a request payload into its header and its decoded body.
+
+    Raises ``UnknownApi`` or ``UnsupportedVersion`` (both carry the header,
+    so the caller can still answer) or ``DecodeError``.
+    """
+    fixed = peek_request_header(payload)
+    api = api_for_key(fixed.api_key)
+    if api is None:
+        raise UnknownApi(fixed)
+    if fixed.api_version not in api.requests:
+        raise UnsupportedVersion(fixed, api)
+    reader = ViewReader(payload)
+    what = f"{api.name} v{fixed.api_version} request"
+    raw_header = _parse(REQUEST_HEADERS[api.request_header_version(fixed.api_version)], reader,
+                        what + " header")
+    header = RequestHeader(fixed.api_key, fixed.api_version, fixed.correlation_id,
+                           raw_header.client_id)
+    body = _parse(api.request(fixed.api_version), reader, what)
+    if reader.remaining():
+        raise DecodeError(what, reader.tell(), f"{reader.remaining()} unexpected trailing bytes")
+    return header, body
+
+
+def decode_response(api: Api, version: int, payload: bytes | memoryview) -> tuple[int, Any]:
+    """Decode a response to ``api`` at ``version``: (correlation id, body)."""
+    reader = ViewReader(payload)
+    what = f"{api.name} v{version} response"
+    if version not in api.responses:
+        raise DecodeError(what, 0, "version not declared")
+    header = _parse(RESPONSE_HEADERS[api.response_header_version(version)], reader, what + " header")
+    body = _parse(api.response(version), reader, what)
+    if reader.remaining():
+        raise DecodeError(what, reader.tell(), f"{reader.remaining()} unexpected trailing bytes")
+    return header.correlation_id, body
+
+
+def _build(structure: Any, value: Any, out: io.BytesIO, what: str) -> None:
+    try:
+        structure.build_stream(value, out)
+    except (c.ConstructError, KeyError, TypeError, ValueError, AttributeError,
+            OverflowError, UnicodeEncodeError) as exc:
+        raise LocalProtocolError(f"cannot encode {what}: {exc}") from None
+
+
+def encode_request(api: Api, version: int, correlation_id: int, body: Any,
+                   client_id: str | None = "minikafka") -> bytes:
+    """A request payload (without the size prefix) for ``api`` at ``version``."""
+    if version not in api.requests:
+        raise LocalProtocolError(f"{api.name} version {version} is not declared")
+    out = io.BytesIO()
+    header = {"request_api_key": api.key, "request_api_version": version,
+              "correlation_id": correlation_id, "client_id": client_id}
+    _build(REQUEST_HEADERS[api.request_header_version(version)], header, out, "request header")
+    _build(api.requests[version], body, out, f"{api.name} v{version} request")
+    return out.getvalue()
+
+
+def encode_response(api: Api, version: int, correlation_id: int, body: Any) -> bytes:
+    """A response payload (without the size prefix) for ``api`` at ``version``."""
+    if version not in api.responses:
+        raise LocalProtocolError(f"{api.name} version {version} is not declared")
+    out = io.BytesIO()
+    _build(RESPONSE_HEADERS[api.response_header_version(version)],
+           {"correlation_id": correlation_id}, out, "response header")
+    _build(api.responses[version], body, out, f"{api.name} v{version} response")
+    return out.getvalue()
