@@ -1,0 +1,152 @@
+"""The storage contract: what the broker asks of a backend, and nothing more.
+
+A backend keeps topics, each with numbered partitions, each an append-only
+log of record batches held byte-for-byte as they travel on the wire. Offsets
+are message numbers: a new partition's first message is 1 (its log start
+offset is 1, as if message 0 had expired), and a number is never reused, not
+after eviction and not after a restart.
+
+Backends raise the typed errors below; the server maps them to Kafka error
+codes (UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE, INVALID_TOPIC_EXCEPTION,
+KAFKA_STORAGE_ERROR, TOPIC_ALREADY_EXISTS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+import attrs
+
+__all__ = [
+    "FIRST_OFFSET",
+    "AppendResult",
+    "Clock",
+    "InvalidTopicName",
+    "OffsetOutOfRange",
+    "ReadResult",
+    "Storage",
+    "StorageError",
+    "StorageFailure",
+    "TopicAlreadyExists",
+    "UnknownTopic",
+]
+
+FIRST_OFFSET = 1  # the number of the first message of a new partition
+
+Clock = Callable[[], int]
+"""Milliseconds since the epoch; injected so retention tests need not sleep."""
+
+
+class StorageError(Exception):
+    """Base of every error a backend raises."""
+
+
+class UnknownTopic(StorageError):
+    """The topic (or partition) does not exist."""
+
+    def __init__(self, topic: str, partition: int | None = None) -> None:
+        self.topic = topic
+        self.partition = partition
+        where = topic if partition is None else f"{topic}-{partition}"
+        super().__init__(f"unknown topic or partition: {where}")
+
+
+class TopicAlreadyExists(StorageError):
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        super().__init__(f"topic already exists: {topic}")
+
+
+class InvalidTopicName(StorageError):
+    def __init__(self, topic: str, reason: str) -> None:
+        self.topic = topic
+        super().__init__(f"invalid topic name {topic!r}: {reason}")
+
+
+class OffsetOutOfRange(StorageError):
+    def __init__(self, offset: int, log_start: int, next_offset: int) -> None:
+        self.offset = offset
+        self.log_start = log_start
+        self.next_offset = next_offset
+        super().__init__(f"offset {offset} is outside {log_start}..{next_offset}")
+
+
+class StorageFailure(StorageError):
+    """The medium failed (disk full, read-only, I/O error); nothing was stored."""
+
+
+@attrs.frozen
+class AppendResult:
+    base_offset: int  # number given to the first message of the first batch
+    last_offset: int  # number of the last message appended
+    append_time_ms: int  # when the server stored them (drives retention)
+    log_start_offset: int
+
+
+@attrs.frozen
+class ReadResult:
+    """Whole batches from the requested position, and the partition's bounds.
+
+    ``records`` may start with a batch that begins before the requested offset
+    (a read from the middle of a batch returns that whole batch, as Kafka
+    does); readers skip the records below the offset they asked for.
+    """
+
+    records: bytes | memoryview
+    high_watermark: int  # next offset to be assigned
+    log_start_offset: int
+
+
+class Storage(Protocol):
+    """The interface the server uses. Both backends pass one contract suite."""
+
+    def create_topic(
+        self, topic: str, partitions: int = 1, config: Mapping[str, str] | None = None
+    ) -> None:
+        """Create ``topic`` with partitions 0..partitions-1 (TopicAlreadyExists, InvalidTopicName)."""
+
+    def delete_topic(self, topic: str) -> None:
+        """Remove the topic and all its messages (UnknownTopic)."""
+
+    def add_partitions(self, topic: str, total: int) -> None:
+        """Grow ``topic`` to ``total`` partitions."""
+
+    def topics(self) -> dict[str, int]:
+        """Every topic and its partition count."""
+
+    def topic_config(self, topic: str) -> dict[str, str]:
+        """Per-topic settings given at creation (e.g. retention.ms)."""
+
+    def append(self, topic: str, partition: int, batches: Sequence[bytes | memoryview]) -> AppendResult:
+        """Append validated magic-2 batches, rewriting their base offsets to the next numbers.
+
+        When this returns, the bytes are with the operating system (a killed
+        process loses nothing); the fsync policy decides when they reach the disk.
+        """
+
+    def read(self, topic: str, partition: int, offset: int, max_bytes: int) -> ReadResult:
+        """Batches from ``offset`` up to ``max_bytes`` (at least one whole batch if any).
+
+        ``offset`` equal to the high watermark gives empty records; below the
+        log start or above the high watermark raises OffsetOutOfRange.
+        """
+
+    def log_start_offset(self, topic: str, partition: int) -> int: ...
+
+    def high_watermark(self, topic: str, partition: int) -> int:
+        """The next offset to be assigned (one past the last stored message)."""
+
+    def offset_for_timestamp(self, topic: str, partition: int, timestamp_ms: int) -> int | None:
+        """First offset whose batch has a timestamp >= ``timestamp_ms``, or None."""
+
+    def evict(self, now_ms: int, retention_ms: int) -> int:
+        """Drop messages stored more than ``retention_ms`` before ``now_ms``; returns how many.
+
+        A topic's ``retention.ms`` config overrides ``retention_ms``.
+        """
+
+    def flush(self) -> None:
+        """Force everything appended so far to durable storage."""
+
+    def close(self) -> None: ...
