@@ -211,7 +211,8 @@ class _ArrayType(_Sized):
 
     def _parse_payload(self, stream: Any, length: int, context: Any, path: str) -> list[Any]:
         parse = self.subcon._parsereport
-        return c.ListContainer(parse(stream, context, path) for _ in range(length))
+        items: list[Any] = c.ListContainer(parse(stream, context, path) for _ in range(length))
+        return items
 
     def _build_payload(self, obj: Any, stream: Any, context: Any, path: str) -> None:
         self._write_length(len(obj), stream, path)
@@ -248,22 +249,22 @@ _CompactNullableArrayClass = _flavour(
 )
 
 
-def Array(subcon: Any) -> c.Construct:  # noqa: N802 - reads like a type, as construct's do
+def Array(subcon: Any) -> c.Construct:
     """An array: int32 count, then that many ``subcon`` values."""
     return _ArrayClass(subcon)  # type: ignore[call-arg]
 
 
-def NullableArray(subcon: Any) -> c.Construct:  # noqa: N802
+def NullableArray(subcon: Any) -> c.Construct:
     """An array whose count -1 means null (``None``)."""
     return _NullableArrayClass(subcon)  # type: ignore[call-arg]
 
 
-def CompactArray(subcon: Any) -> c.Construct:  # noqa: N802
+def CompactArray(subcon: Any) -> c.Construct:
     """A flexible-version array: unsigned varint count + 1."""
     return _CompactArrayClass(subcon)  # type: ignore[call-arg]
 
 
-def CompactNullableArray(subcon: Any) -> c.Construct:  # noqa: N802
+def CompactNullableArray(subcon: Any) -> c.Construct:
     """A flexible-version array where count + 1 == 0 means null."""
     return _CompactNullableArrayClass(subcon)  # type: ignore[call-arg]
 

@@ -60,7 +60,7 @@ def sample(structure: Any, seed: int = 1, with_nulls: bool = False) -> Any:
             return bytes([n % 256, 0, 255]) * 3
         if isinstance(con, p._UUIDAdapter):
             return uuid.UUID(int=n * 0x1000100010001)
-        if con is p.Boolean or isinstance(con, c.FormatField) and con.fmtstr == ">?":
+        if con is p.Boolean or (isinstance(con, c.FormatField) and con.fmtstr == ">?"):
             return n % 2 == 0
         if isinstance(con, c.FormatField):
             if con.fmtstr == ">d":
@@ -110,7 +110,9 @@ def strategy(structure: Any) -> st.SearchStrategy[Any]:
 def plain(value: Any) -> Any:
     """A construct Container tree as plain dicts and lists (memoryviews as bytes)."""
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("_"))}
+        return {
+            k: plain(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("_"))
+        }
     if isinstance(value, list):
         return [plain(v) for v in value]
     if isinstance(value, memoryview):
