@@ -35,9 +35,14 @@ def _cases() -> list[Any]:
                 for with_nulls in (False, True):
                     cases.append(
                         pytest.param(
-                            api, version, kind,
-                            _protocol_valid(api, kind, sample(table[version], seed=api.key + version,
-                                                              with_nulls=with_nulls)),
+                            api,
+                            version,
+                            kind,
+                            _protocol_valid(
+                                api,
+                                kind,
+                                sample(table[version], seed=api.key + version, with_nulls=with_nulls),
+                            ),
                             id=f"{api.name}-v{version}-{kind}{'-nulls' if with_nulls else ''}",
                         )
                     )
