@@ -93,6 +93,8 @@ def strategy(structure: Any) -> st.SearchStrategy[Any]:
         return st.none() | base if con.nullable else base
     if isinstance(con, p._UUIDAdapter):
         return st.uuids()
+    if con is p.Boolean:  # construct's Flag is not a FormatField
+        return st.booleans()
     if isinstance(con, c.FormatField):
         if con.fmtstr == ">?":
             return st.booleans()

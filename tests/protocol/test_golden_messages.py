@@ -56,6 +56,9 @@ def _theirs_to_plain(value: Any, ours: Any) -> Any:
         for name, our_value in ours.items():
             if name == "tagged_fields":
                 continue
+            if name in _BIT_FIELDS:
+                out[name] = _from_bit_set(getattr(value, name))
+                continue
             out[name] = _theirs_to_plain(getattr(value, name), our_value)
         return out
     if isinstance(ours, list):
@@ -94,7 +97,26 @@ def test_matches_kafka_python(api: Any, version: int, kind: str, fields: Any) ->
 
 def _kp_kwargs(fields: Any) -> Any:
     """Our value tree as kafka-python constructor arguments (nested dicts become kwargs)."""
-    return {k: _kp_value(v) for k, v in fields.items() if k != "tagged_fields"}
+    return {
+        k: _to_bit_set(v) if k in _BIT_FIELDS else _kp_value(v)
+        for k, v in fields.items()
+        if k != "tagged_fields"
+    }
+
+
+# Kafka declares these as int32 bit fields; kafka-python presents them as the
+# set of bit numbers, with None for "not provided" (only bit 31: -2**31).
+_BIT_FIELDS = frozenset({"authorized_operations"})
+
+
+def _to_bit_set(value: int) -> set[int] | None:
+    bits = {bit for bit in range(32) if value & (1 << bit)}
+    return None if bits == {31} else bits
+
+
+def _from_bit_set(bits: set[int] | None) -> int:
+    raw = sum(1 << bit for bit in ({31} if bits is None else bits))
+    return raw - 2**32 if raw >= 2**31 else raw
 
 
 def _kp_value(value: Any) -> Any:
