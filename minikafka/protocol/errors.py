@@ -170,6 +170,14 @@ _TABLE: list[tuple[int, str, bool, str]] = [
     (117, "UNKNOWN_SUBSCRIPTION_ID", False, "Client sent a push telemetry request with an invalid or outdated subscription ID."),
     (118, "TELEMETRY_TOO_LARGE", False, "Client sent a push telemetry request larger than the maximum size the broker will accept."),
     (119, "INVALID_REGISTRATION", False, "The controller has considered the broker registration to be invalid."),
+    (120, "TRANSACTION_ABORTABLE", False, "The server encountered an error with the transaction. The client can abort the transaction to continue using this transactional ID."),
+    (121, "INVALID_RECORD_STATE", False, "The record state is invalid. The acknowledgement of delivery could not be completed."),
+    (122, "SHARE_SESSION_NOT_FOUND", True, "The share session was not found."),
+    (123, "INVALID_SHARE_SESSION_EPOCH", True, "The share session epoch is invalid."),
+    (124, "FENCED_STATE_EPOCH", False, "The share coordinator rejected the request because the share-group state epoch did not match."),
+    (125, "INVALID_VOTER_KEY", False, "The voter key doesn't match the receiving replica's key."),
+    (126, "DUPLICATE_VOTER", False, "The voter is already part of the set of voters."),
+    (127, "VOTER_NOT_FOUND", False, "The voter is not part of the set of voters."),
 ]
 
 
