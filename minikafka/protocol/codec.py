@@ -50,12 +50,19 @@ class RequestHeader:
 
 
 class DecodeError(RemoteProtocolError):
-    """Bytes that do not decode as the structure they claim to be."""
+    """Bytes that do not decode as the structure they claim to be.
 
-    def __init__(self, what: str, offset: int, reason: str) -> None:
+    ``header`` is the request's header when the failure came after it was
+    read (None for responses and for frames too short to hold one), so a
+    server can still say which request it rejects.
+    """
+
+    def __init__(self, what: str, offset: int, reason: str,
+                 header: RequestHeader | None = None) -> None:
         self.what = what
         self.offset = offset
         self.reason = reason
+        self.header = header
         super().__init__(f"{what}: {reason} (at byte {offset})")
 
 
@@ -87,13 +94,16 @@ def peek_request_header(payload: bytes | memoryview) -> RequestHeader:
     return RequestHeader(api_key, api_version, correlation_id)
 
 
-def _parse(structure: Any, reader: ViewReader, what: str) -> Any:
+def _parse(structure: Any, reader: ViewReader, what: str,
+           header: RequestHeader | None = None) -> Any:
     try:
         return structure.parse_stream(reader)
     except c.ConstructError as exc:
-        raise DecodeError(what, reader.tell(), _reason(exc)) from None
-    except (ValueError, OverflowError, UnicodeDecodeError) as exc:
-        raise DecodeError(what, reader.tell(), str(exc)) from None
+        raise DecodeError(what, reader.tell(), _reason(exc), header) from None
+    except (ValueError, OverflowError, UnicodeDecodeError, struct.error) as exc:
+        # compiled structures unpack fixed-width fields with struct directly,
+        # so a frame that ends inside one raises struct.error, not StreamError
+        raise DecodeError(what, reader.tell(), str(exc), header) from None
 
 
 def _reason(exc: c.ConstructError) -> str:
@@ -105,8 +115,9 @@ def _reason(exc: c.ConstructError) -> str:
 def decode_request(payload: bytes | memoryview) -> tuple[RequestHeader, Any]:
     """Split a request payload into its header and its decoded body.
 
-    Raises ``UnknownApi`` or ``UnsupportedVersion`` (both carry the header,
-    so the caller can still answer) or ``DecodeError``.
+    Raises ``UnknownApi``, ``UnsupportedVersion`` or ``DecodeError``; each
+    carries the header (``DecodeError`` once the frame is long enough to hold
+    one), so the caller can still answer.
     """
     fixed = peek_request_header(payload)
     api = api_for_key(fixed.api_key)
@@ -117,12 +128,13 @@ def decode_request(payload: bytes | memoryview) -> tuple[RequestHeader, Any]:
     reader = ViewReader(payload)
     what = f"{api.name} v{fixed.api_version} request"
     raw_header = _parse(REQUEST_HEADERS[api.request_header_version(fixed.api_version)], reader,
-                        what + " header")
+                        what + " header", fixed)
     header = RequestHeader(fixed.api_key, fixed.api_version, fixed.correlation_id,
                            raw_header.client_id)
-    body = _parse(api.request(fixed.api_version), reader, what)
+    body = _parse(api.request(fixed.api_version), reader, what, header)
     if reader.remaining():
-        raise DecodeError(what, reader.tell(), f"{reader.remaining()} unexpected trailing bytes")
+        raise DecodeError(what, reader.tell(), f"{reader.remaining()} unexpected trailing bytes",
+                          header)
     return header, body
 
 
