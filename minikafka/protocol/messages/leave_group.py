@@ -2,7 +2,8 @@
 
 Versions 0-2 name one member; version 3 leaves in batches, each member named
 by member id and/or static group_instance_id, and the response reports an
-error code per member.
+error code per member. Versions 4-5 (flexible) are declared for decoding but
+not served.
 """
 
 from __future__ import annotations
@@ -10,7 +11,17 @@ from __future__ import annotations
 import construct as c
 
 from ..api import Api
-from ..primitives import Array, Int16, Int32, NullableString, String
+from ..primitives import (
+    Array,
+    CompactArray,
+    CompactNullableString,
+    CompactString,
+    Int16,
+    Int32,
+    NullableString,
+    String,
+    TaggedFields,
+)
 
 LeaveGroupRequestV0 = c.Struct(
     "group_id" / String,
@@ -26,6 +37,29 @@ LeaveGroupRequestV3 = c.Struct(
             "group_instance_id" / NullableString,
         )
     ),
+)
+LeaveGroupRequestV4 = c.Struct(
+    "group_id" / CompactString,
+    "members" / CompactArray(
+        c.Struct(
+            "member_id" / CompactString,
+            "group_instance_id" / CompactNullableString,
+            "tagged_fields" / TaggedFields,
+        )
+    ),
+    "tagged_fields" / TaggedFields,
+)
+LeaveGroupRequestV5 = c.Struct(
+    "group_id" / CompactString,
+    "members" / CompactArray(
+        c.Struct(
+            "member_id" / CompactString,
+            "group_instance_id" / CompactNullableString,
+            "reason" / CompactNullableString,
+            "tagged_fields" / TaggedFields,
+        )
+    ),
+    "tagged_fields" / TaggedFields,
 )
 
 LeaveGroupResponseV0 = c.Struct(
@@ -47,6 +81,20 @@ LeaveGroupResponseV3 = c.Struct(
         )
     ),
 )
+LeaveGroupResponseV4 = c.Struct(
+    "throttle_time_ms" / Int32,
+    "error_code" / Int16,
+    "members" / CompactArray(
+        c.Struct(
+            "member_id" / CompactString,
+            "group_instance_id" / CompactNullableString,
+            "error_code" / Int16,
+            "tagged_fields" / TaggedFields,
+        )
+    ),
+    "tagged_fields" / TaggedFields,
+)
+LeaveGroupResponseV5 = LeaveGroupResponseV4  # bumped: request gains reason
 
 LEAVE_GROUP = Api(
     key=13,
@@ -56,12 +104,17 @@ LEAVE_GROUP = Api(
         1: LeaveGroupRequestV1,
         2: LeaveGroupRequestV2,
         3: LeaveGroupRequestV3,
+        4: LeaveGroupRequestV4,
+        5: LeaveGroupRequestV5,
     },
     responses={
         0: LeaveGroupResponseV0,
         1: LeaveGroupResponseV1,
         2: LeaveGroupResponseV2,
         3: LeaveGroupResponseV3,
+        4: LeaveGroupResponseV4,
+        5: LeaveGroupResponseV5,
     },
     served=range(0, 4),
+    flexible_from=4,
 )
