@@ -4,8 +4,10 @@ The broker answers versions 3-8. Versions 0-2 are declared so that their
 requests decode, and advertised in ApiVersions (old librdkafka only enables
 compression when the broker lists Produce v0), but they are answered with
 UNSUPPORTED_VERSION: they carry message format v0/v1, which MiniKafka does
-not store. Partition ``records`` stay raw bytes (a memoryview into the frame
-when decoded through the codec): the broker checks batch headers, not records.
+not store. Version 9, the first flexible one, is declared but not served: it
+lets the frame dumper decode current clients' traffic. Partition ``records``
+stay raw bytes (a memoryview into the frame when decoded through the codec):
+the broker checks batch headers, not records.
 """
 
 from __future__ import annotations
@@ -15,12 +17,17 @@ import construct as c
 from ..api import Api
 from ..primitives import (
     Array,
+    CompactArray,
+    CompactNullableString,
+    CompactRecords,
+    CompactString,
     Int16,
     Int32,
     Int64,
     NullableString,
     Records,
     String,
+    TaggedFields,
 )
 
 _topic_produce_data = c.Struct(
@@ -51,6 +58,25 @@ ProduceRequestV5 = ProduceRequestV3  # bumped: response gains log_start_offset
 ProduceRequestV6 = ProduceRequestV3  # bumped: no change on the wire
 ProduceRequestV7 = ProduceRequestV3  # bumped: batches may be zstd-compressed (KIP-110)
 ProduceRequestV8 = ProduceRequestV3  # bumped: response gains record_errors (KIP-467)
+ProduceRequestV9 = c.Struct(
+    "transactional_id" / CompactNullableString,
+    "acks" / Int16,
+    "timeout_ms" / Int32,
+    "topic_data" / CompactArray(
+        c.Struct(
+            "name" / CompactString,
+            "partition_data" / CompactArray(
+                c.Struct(
+                    "index" / Int32,
+                    "records" / CompactRecords,
+                    "tagged_fields" / TaggedFields,
+                )
+            ),
+            "tagged_fields" / TaggedFields,
+        )
+    ),
+    "tagged_fields" / TaggedFields,
+)
 
 ProduceResponseV0 = c.Struct(
     "responses" / Array(
@@ -142,6 +168,34 @@ ProduceResponseV8 = c.Struct(
     ),
     "throttle_time_ms" / Int32,
 )
+ProduceResponseV9 = c.Struct(
+    "responses" / CompactArray(
+        c.Struct(
+            "name" / CompactString,
+            "partition_responses" / CompactArray(
+                c.Struct(
+                    "index" / Int32,
+                    "error_code" / Int16,
+                    "base_offset" / Int64,
+                    "log_append_time_ms" / Int64,
+                    "log_start_offset" / Int64,
+                    "record_errors" / CompactArray(
+                        c.Struct(
+                            "batch_index" / Int32,
+                            "batch_index_error_message" / CompactNullableString,
+                            "tagged_fields" / TaggedFields,
+                        )
+                    ),
+                    "error_message" / CompactNullableString,
+                    "tagged_fields" / TaggedFields,
+                )
+            ),
+            "tagged_fields" / TaggedFields,
+        )
+    ),
+    "throttle_time_ms" / Int32,
+    "tagged_fields" / TaggedFields,
+)
 
 PRODUCE = Api(
     key=0,
@@ -156,6 +210,7 @@ PRODUCE = Api(
         6: ProduceRequestV6,
         7: ProduceRequestV7,
         8: ProduceRequestV8,
+        9: ProduceRequestV9,
     },
     responses={
         0: ProduceResponseV0,
@@ -167,7 +222,9 @@ PRODUCE = Api(
         6: ProduceResponseV6,
         7: ProduceResponseV7,
         8: ProduceResponseV8,
+        9: ProduceResponseV9,
     },
     served=range(3, 9),
+    flexible_from=9,
     advertised_min=0,
 )
