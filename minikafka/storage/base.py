@@ -8,7 +8,7 @@ after eviction and not after a restart.
 
 Backends raise the typed errors below; the server maps them to Kafka error
 codes (UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE, INVALID_TOPIC_EXCEPTION,
-KAFKA_STORAGE_ERROR, TOPIC_ALREADY_EXISTS).
+KAFKA_STORAGE_ERROR, TOPIC_ALREADY_EXISTS, INVALID_PARTITIONS, INVALID_CONFIG).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ __all__ = [
     "FIRST_OFFSET",
     "AppendResult",
     "Clock",
+    "InvalidPartitions",
+    "InvalidTopicConfig",
     "InvalidTopicName",
     "OffsetOutOfRange",
     "ReadResult",
@@ -64,6 +66,24 @@ class InvalidTopicName(StorageError):
         super().__init__(f"invalid topic name {topic!r}: {reason}")
 
 
+class InvalidPartitions(StorageError):
+    """A partition count below 1, or add_partitions not growing the topic."""
+
+    def __init__(self, topic: str, reason: str) -> None:
+        self.topic = topic
+        super().__init__(f"invalid partitions for topic {topic!r}: {reason}")
+
+
+class InvalidTopicConfig(StorageError):
+    """A per-topic setting the backend understands has a value it cannot use."""
+
+    def __init__(self, topic: str, key: str, value: str, reason: str) -> None:
+        self.topic = topic
+        self.key = key
+        self.value = value
+        super().__init__(f"invalid config {key}={value!r} for topic {topic!r}: {reason}")
+
+
 class OffsetOutOfRange(StorageError):
     def __init__(self, offset: int, log_start: int, next_offset: int) -> None:
         self.offset = offset
@@ -104,13 +124,17 @@ class Storage(Protocol):
     def create_topic(
         self, topic: str, partitions: int = 1, config: Mapping[str, str] | None = None
     ) -> None:
-        """Create ``topic`` with partitions 0..partitions-1 (TopicAlreadyExists, InvalidTopicName)."""
+        """Create ``topic`` with partitions 0..partitions-1.
+
+        Raises TopicAlreadyExists, InvalidTopicName, InvalidPartitions, or
+        InvalidTopicConfig (a ``retention.ms`` that is not a whole number).
+        """
 
     def delete_topic(self, topic: str) -> None:
         """Remove the topic and all its messages (UnknownTopic)."""
 
     def add_partitions(self, topic: str, total: int) -> None:
-        """Grow ``topic`` to ``total`` partitions."""
+        """Grow ``topic`` to ``total`` partitions (UnknownTopic, InvalidPartitions)."""
 
     def topics(self) -> dict[str, int]:
         """Every topic and its partition count."""
@@ -123,6 +147,28 @@ class Storage(Protocol):
 
         When this returns, the bytes are with the operating system (a killed
         process loses nothing); the fsync policy decides when they reach the disk.
+        Equivalent to ``append_nowait`` followed, when ``sync_on_append`` is true,
+        by ``wait_durable``.
+        """
+
+    # The three members below let a caller on an event loop append without
+    # blocking on the disk and then wait for durability in a worker thread,
+    # where concurrent waiters share one fsync (group commit).
+
+    @property
+    def sync_on_append(self) -> bool:
+        """True when the fsync policy is "always": acknowledge only after ``wait_durable``."""
+
+    def append_nowait(
+        self, topic: str, partition: int, batches: Sequence[bytes | memoryview]
+    ) -> AppendResult:
+        """``append`` without waiting for the disk: returns once the OS has the bytes."""
+
+    def wait_durable(self, topic: str, partition: int, offset: int) -> None:
+        """Block until the messages below ``offset`` are on disk (when ``sync_on_append``).
+
+        Threads that wait at the same time share one fsync. Returns at once when
+        the policy does not sync on append. Safe to call from any thread.
         """
 
     def read(self, topic: str, partition: int, offset: int, max_bytes: int) -> ReadResult:

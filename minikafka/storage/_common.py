@@ -1,0 +1,91 @@
+"""Pieces both backends share: reading appended batch headers, topic settings, the clock."""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Mapping, Sequence
+
+from minikafka.protocol.batch_header import BatchHeader, InvalidBatch
+from minikafka.storage.base import InvalidPartitions, InvalidTopicConfig
+
+__all__ = [
+    "MAX_PARTITIONS",
+    "RETENTION_MS",
+    "check_partition_count",
+    "check_topic_config",
+    "encode_base_offset",
+    "parse_appended",
+    "retention_override",
+    "wall_clock_ms",
+]
+
+RETENTION_MS = "retention.ms"
+MAX_PARTITIONS = 100_000  # far beyond what one process can serve; catches typos, not policy
+
+_BASE_OFFSET = struct.Struct(">q")
+encode_base_offset = _BASE_OFFSET.pack
+
+
+def wall_clock_ms() -> int:
+    """The default clock: milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+def parse_appended(
+    batches: Sequence[bytes | bytearray | memoryview],
+) -> list[tuple[memoryview, BatchHeader]]:
+    """Headers of batches the broker has already validated, with a cheap sanity check.
+
+    The broker checks each batch's CRC before appending; here only the fixed
+    header is read, and a batch whose length field disagrees with its size is
+    refused (InvalidBatch), since storing it would corrupt the log's framing.
+    """
+    if not batches:
+        raise ValueError("append needs at least one record batch")
+    parsed: list[tuple[memoryview, BatchHeader]] = []
+    for batch in batches:
+        view = memoryview(batch).cast("B")
+        header = BatchHeader.parse(view)
+        if header.magic != 2:
+            raise InvalidBatch(f"unsupported magic {header.magic} (only 2 is stored)")
+        if header.size != len(view):
+            raise InvalidBatch(
+                f"batch length field says {header.size} bytes but {len(view)} were given"
+            )
+        if header.last_offset_delta < 0:
+            raise InvalidBatch(f"negative last offset delta {header.last_offset_delta}")
+        parsed.append((view, header))
+    return parsed
+
+
+def check_partition_count(topic: str, partitions: int) -> None:
+    if not isinstance(partitions, int) or partitions < 1:
+        raise InvalidPartitions(topic, f"{partitions!r} is not a positive partition count")
+    if partitions > MAX_PARTITIONS:
+        raise InvalidPartitions(topic, f"{partitions} is more than {MAX_PARTITIONS}")
+
+
+def check_topic_config(topic: str, config: Mapping[str, str] | None) -> dict[str, str]:
+    """A copy of ``config``, refusing values this storage would misread."""
+    settings = dict(config or {})
+    for key, value in settings.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidTopicConfig(topic, str(key), str(value), "keys and values are strings")
+    if RETENTION_MS in settings:
+        value = settings[RETENTION_MS]
+        try:
+            retention = int(value)
+        except ValueError:
+            raise InvalidTopicConfig(topic, RETENTION_MS, value, "not a whole number") from None
+        if retention < -1:
+            raise InvalidTopicConfig(
+                topic, RETENTION_MS, value, "use -1 for unlimited, or a number of milliseconds"
+            )
+    return settings
+
+
+def retention_override(config: Mapping[str, str], default_ms: int) -> int | None:
+    """The retention in force for a topic; None means keep messages forever."""
+    retention = int(config[RETENTION_MS]) if RETENTION_MS in config else default_ms
+    return None if retention < 0 else retention

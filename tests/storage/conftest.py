@@ -1,0 +1,45 @@
+"""Fixtures for the storage tests: a clock the test moves, and every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from minikafka.storage.base import Storage
+from minikafka.storage.memory import MemoryBackend
+
+
+class FakeClock:
+    """Milliseconds that move only when the test says so."""
+
+    def __init__(self, now: int = 1_700_000_000_000) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+    def advance(self, ms: int) -> None:
+        self.now += ms
+
+
+BackendFactory = Callable[[FakeClock, Path], Storage]
+
+BACKENDS: dict[str, BackendFactory] = {
+    "memory": lambda clock, root: MemoryBackend(clock=clock),
+}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> Iterator[Storage]:
+    backend = BACKENDS[request.param](clock, tmp_path / "data")
+    try:
+        yield backend
+    finally:
+        backend.close()
