@@ -1,10 +1,11 @@
 """Fetch (api key 1): read record batches from partitions, from given offsets.
 
-The broker answers versions 4-11, the ones whose responses carry message
-format v2 batches. Versions 0-3 are declared so the frame dumper can decode
-old clients' requests; the broker does not serve them. Partition
-``records`` in responses are raw bytes (a memoryview when decoded through
-the codec), passed through without looking inside.
+The broker answers versions 4-11: from version 4 clients must accept message
+format v2, the only format MiniKafka stores. Versions 0-3 are declared so the
+frame dumper can decode old clients' requests, and version 12 (the first
+flexible one) for current clients' traffic; the broker serves neither.
+Partition ``records`` in responses are raw bytes (a memoryview when decoded
+through the codec), passed through without looking inside.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import construct as c
 from ..api import Api
 from ..primitives import (
     Array,
+    CompactArray,
+    CompactNullableArray,
+    CompactRecords,
+    CompactString,
     Int8,
     Int16,
     Int32,
@@ -21,6 +26,7 @@ from ..primitives import (
     NullableArray,
     Records,
     String,
+    TaggedFields,
 )
 
 FetchRequestV0 = c.Struct(
@@ -189,6 +195,42 @@ FetchRequestV11 = c.Struct(
     ),
     "rack_id" / String,
 )
+# v12's ClusterId (tag 0) is a tagged field; it stays in the raw tagged_fields map.
+FetchRequestV12 = c.Struct(
+    "replica_id" / Int32,
+    "max_wait_ms" / Int32,
+    "min_bytes" / Int32,
+    "max_bytes" / Int32,
+    "isolation_level" / Int8,
+    "session_id" / Int32,
+    "session_epoch" / Int32,
+    "topics" / CompactArray(
+        c.Struct(
+            "topic" / CompactString,
+            "partitions" / CompactArray(
+                c.Struct(
+                    "partition" / Int32,
+                    "current_leader_epoch" / Int32,
+                    "fetch_offset" / Int64,
+                    "last_fetched_epoch" / Int32,
+                    "log_start_offset" / Int64,
+                    "partition_max_bytes" / Int32,
+                    "tagged_fields" / TaggedFields,
+                )
+            ),
+            "tagged_fields" / TaggedFields,
+        )
+    ),
+    "forgotten_topics_data" / CompactArray(
+        c.Struct(
+            "topic" / CompactString,
+            "partitions" / CompactArray(Int32),
+            "tagged_fields" / TaggedFields,
+        )
+    ),
+    "rack_id" / CompactString,
+    "tagged_fields" / TaggedFields,
+)
 
 _aborted_transaction = c.Struct(
     "producer_id" / Int64,
@@ -312,6 +354,39 @@ FetchResponseV11 = c.Struct(
         )
     ),
 )
+# v12's per-partition DivergingEpoch (tag 0), CurrentLeader (tag 1) and
+# SnapshotId (tag 2) are tagged fields, kept raw: MiniKafka never sets them.
+FetchResponseV12 = c.Struct(
+    "throttle_time_ms" / Int32,
+    "error_code" / Int16,
+    "session_id" / Int32,
+    "responses" / CompactArray(
+        c.Struct(
+            "topic" / CompactString,
+            "partitions" / CompactArray(
+                c.Struct(
+                    "partition_index" / Int32,
+                    "error_code" / Int16,
+                    "high_watermark" / Int64,
+                    "last_stable_offset" / Int64,
+                    "log_start_offset" / Int64,
+                    "aborted_transactions" / CompactNullableArray(
+                        c.Struct(
+                            "producer_id" / Int64,
+                            "first_offset" / Int64,
+                            "tagged_fields" / TaggedFields,
+                        )
+                    ),
+                    "preferred_read_replica" / Int32,
+                    "records" / CompactRecords,
+                    "tagged_fields" / TaggedFields,
+                )
+            ),
+            "tagged_fields" / TaggedFields,
+        )
+    ),
+    "tagged_fields" / TaggedFields,
+)
 
 FETCH = Api(
     key=1,
@@ -329,6 +404,7 @@ FETCH = Api(
         9: FetchRequestV9,
         10: FetchRequestV10,
         11: FetchRequestV11,
+        12: FetchRequestV12,
     },
     responses={
         0: FetchResponseV0,
@@ -343,6 +419,8 @@ FETCH = Api(
         9: FetchResponseV9,
         10: FetchResponseV10,
         11: FetchResponseV11,
+        12: FetchResponseV12,
     },
     served=range(4, 12),
+    flexible_from=12,
 )
