@@ -32,10 +32,13 @@ import crc32c
 
 __all__ = [
     "BATCH_HEADER_SIZE",
+    "CRC_OFFSET",
     "CRC_START",
     "LOG_OVERHEAD",
     "BatchHeader",
+    "CorruptBatch",
     "InvalidBatch",
+    "TruncatedBatch",
     "check_batch",
     "iter_batches",
     "set_base_offset",
@@ -81,6 +84,14 @@ class InvalidBatch(ValueError):
     """Bytes that are not a valid magic-2 record batch; the message says why."""
 
 
+class CorruptBatch(InvalidBatch):
+    """A batch whose CRC-32C does not match its bytes (Kafka's CORRUPT_MESSAGE)."""
+
+
+class TruncatedBatch(InvalidBatch):
+    """Fewer bytes than the batch (or its header) needs: cut short in transit or by a fetch limit."""
+
+
 @attrs.frozen
 class BatchHeader:
     """The decoded fixed header of one record batch."""
@@ -103,8 +114,12 @@ class BatchHeader:
     def parse(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> BatchHeader:
         """Read the header at ``offset``; raises InvalidBatch if fewer than 61 bytes remain."""
         if len(data) - offset < BATCH_HEADER_SIZE:
-            raise InvalidBatch(f"{len(data) - offset} bytes is shorter than a batch header")
+            raise TruncatedBatch(f"{len(data) - offset} bytes is shorter than a batch header")
         return cls(*_HEADER.unpack_from(data, offset))
+
+    def pack_into(self, buffer: bytearray | memoryview, offset: int = 0) -> None:
+        """Write these 61 bytes at ``offset`` (the CRC is written as given, not computed)."""
+        _HEADER.pack_into(buffer, offset, *attrs.astuple(self, recurse=False))
 
     @property
     def size(self) -> int:
@@ -144,13 +159,13 @@ def check_batch(data: bytes | bytearray | memoryview, offset: int = 0) -> BatchH
         raise InvalidBatch(f"batch length {header.batch_length} is shorter than its header")
     end = offset + header.size
     if end > len(data):
-        raise InvalidBatch(f"batch of {header.size} bytes is truncated to {len(data) - offset}")
+        raise TruncatedBatch(f"batch of {header.size} bytes is truncated to {len(data) - offset}")
     if header.records_count < 0 or header.last_offset_delta < 0:
         raise InvalidBatch("negative record count or offset delta")
     view = memoryview(data)[offset + CRC_START : end]
     actual = crc32c.crc32c(view)
     if actual != header.crc:
-        raise InvalidBatch(f"CRC mismatch: header says {header.crc:#010x}, data gives {actual:#010x}")
+        raise CorruptBatch(f"CRC mismatch: header says {header.crc:#010x}, data gives {actual:#010x}")
     return header
 
 

@@ -115,7 +115,7 @@ def compress(codec_id: int, data: Buffer) -> bytes:
     if codec is Codec.LZ4:
         # KIP-57: Kafka's LZ4 reader expects frames of independent blocks.
         compressor = cramjam.lz4.Compressor(content_checksum=False, block_linked=False)
-        compressor.compress(data)
+        compressor.compress(data if isinstance(data, bytes) else bytes(data))  # bytes only
         return bytes(compressor.finish())
     return bytes(cramjam.zstd.compress(data, level=_ZSTD_LEVEL))
 
@@ -148,6 +148,10 @@ def decompress(codec_id: int, data: Buffer) -> bytes:
 def _xerial_snappy_compress(cramjam: Any, data: memoryview) -> bytes:
     # Kafka's producer wraps snappy in snappy-java's stream format: a header,
     # then blocks of at most 32 KiB of input, each as int32 length + raw snappy.
+    if not data:
+        # A bare header is empty to snappy-java but kafka-python and aiokafka
+        # take it for raw snappy and fail; every reader accepts raw empty.
+        return bytes(cramjam.snappy.compress_raw(b""))
     parts = [_XERIAL_HEADER]
     for start in range(0, len(data), _XERIAL_BLOCK_SIZE):
         block = bytes(cramjam.snappy.compress_raw(data[start : start + _XERIAL_BLOCK_SIZE]))
@@ -160,7 +164,7 @@ def _snappy_decompress(cramjam: Any, data: memoryview) -> bytes:
     # Kafka's Java clients write xerial framing; librdkafka and some others
     # write raw snappy. Like Kafka and kafka-python, accept both. Only the
     # magic is checked: some producers write version/compat little-endian.
-    if len(data) <= len(_XERIAL_HEADER) or data[: len(_XERIAL_MAGIC)] != _XERIAL_MAGIC:
+    if len(data) < len(_XERIAL_HEADER) or data[: len(_XERIAL_MAGIC)] != _XERIAL_MAGIC:
         return bytes(cramjam.snappy.decompress_raw(data))
     parts = []
     position = len(_XERIAL_HEADER)
