@@ -1,0 +1,72 @@
+"""The broker's state, shared by every request handler, and the context of one request.
+
+Handlers are plain functions of ``(request body, RequestContext)``; the
+context gives them the ``Broker`` (storage, settings, producer state,
+fetch wake-ups) and what they need to know about the connection the request
+came on (the address the client reached, to advertise it back).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from minikafka.protocol.codec import RequestHeader
+from minikafka.storage._common import wall_clock_ms
+from minikafka.storage.base import Clock, Storage
+
+from .config import Address, Config
+from .idempotence import ProducerStates
+from .signals import PartitionSignals
+
+__all__ = ["CLUSTER_ID", "NODE_ID", "Broker", "CloseConnection", "RequestContext"]
+
+NODE_ID = 0  # the one broker of the cluster, also its controller
+# Kafka's cluster ids are 22 characters of URL-safe base64; clients only compare them.
+CLUSTER_ID = "TWluaUthZmthTWluaUthZg"
+
+
+class CloseConnection(Exception):
+    """A request that cannot be answered: close its connection (the message says why)."""
+
+
+@attrs.define
+class Broker:
+    """Everything a request handler may use, beyond the request itself."""
+
+    storage: Storage
+    config: Config = attrs.Factory(Config)
+    clock: Clock = wall_clock_ms
+    producers: ProducerStates = attrs.field(
+        default=attrs.Factory(lambda self: ProducerStates(self.clock), takes_self=True)
+    )
+    signals: PartitionSignals = attrs.Factory(PartitionSignals)
+
+    @property
+    def stopping(self) -> bool:
+        """True once shutdown began: long polls answer at once."""
+        return self.signals.closed
+
+
+@attrs.frozen
+class RequestContext:
+    """One request's surroundings: the broker, the request header, and the connection.
+
+    ``local_address`` is the address the client connected to (what Metadata
+    advertises unless MINIKAFKA_ADVERTISED_HOST is set).
+    """
+
+    broker: Broker
+    header: RequestHeader
+    local_address: Address = attrs.field(factory=lambda: Address("127.0.0.1", 9092))
+    peer: str = "-"
+
+    @property
+    def version(self) -> int:
+        return self.header.api_version
+
+    def advertised_address(self) -> tuple[str, int]:
+        """Where clients should connect: MINIKAFKA_ADVERTISED_HOST, else where this one did."""
+        advertised = self.broker.config.advertised_host
+        host = (advertised.host if advertised else None) or self.local_address.host or "127.0.0.1"
+        port = (advertised.port if advertised else None) or self.local_address.port or 0
+        return host, port

@@ -1,0 +1,152 @@
+"""Fetch: whole record batches from the requested offsets, with long polling.
+
+``fetch_nowait`` reads what is there now and decides whether that is enough
+(at least ``min_bytes``, or an error to report); ``handle_fetch`` calls it,
+and when it is not enough, sleeps until a produce to one of the requested
+partitions wakes it or ``max_wait_ms`` runs out, then answers with whatever
+there is.
+
+Byte limits follow Kafka: each partition gets at most
+``partition_max_bytes`` and the response at most ``max_bytes``, except that
+the first batch of the first partition with data is returned whole even when
+it is larger, so a consumer can never be stuck behind a big batch. Only
+whole batches are sent.
+
+There are no transactions, so the last stable offset equals the high
+watermark and no transaction is ever aborted. Fetch sessions (KIP-227) are
+answered with session id 0: every response is a full one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from minikafka.protocol import errors
+from minikafka.protocol.batch_header import BatchHeader, InvalidBatch
+from minikafka.storage.base import (
+    OffsetOutOfRange,
+    ReadResult,
+    Storage,
+    StorageError,
+    UnknownTopic,
+)
+
+from ..broker import RequestContext
+
+__all__ = ["fetch_nowait", "handle_fetch"]
+
+
+def _partition(index: int, error_code: int = 0, *, high_watermark: int = -1,
+               log_start_offset: int = -1, records: Any = b"") -> dict[str, Any]:
+    return {
+        "partition_index": index,
+        "error_code": error_code,
+        "high_watermark": high_watermark,
+        "last_stable_offset": high_watermark,
+        "log_start_offset": log_start_offset,
+        "aborted_transactions": None,
+        "preferred_read_replica": -1,
+        "records": records,
+    }
+
+
+def _whole_batches(records: Any, budget: int) -> Any:
+    """The longest run of whole batches at the start of ``records`` within ``budget`` bytes."""
+    if len(records) <= budget:
+        return records
+    end = 0
+    try:
+        while end < len(records):
+            size = BatchHeader.parse(records, end).size
+            if end + size > budget:
+                break
+            end += size
+    except InvalidBatch:
+        pass
+    return memoryview(records)[:end] if end else b""
+
+
+def _bounds(storage: Storage, topic: str, index: int, offset: int) -> ReadResult:
+    """The partition's bounds without reading (OffsetOutOfRange as ``read`` would raise)."""
+    log_start = storage.log_start_offset(topic, index)
+    high_watermark = storage.high_watermark(topic, index)
+    if not log_start <= offset <= high_watermark:
+        raise OffsetOutOfRange(offset, log_start, high_watermark)
+    return ReadResult(b"", high_watermark, log_start)
+
+
+def fetch_nowait(request: Any, ctx: RequestContext, *, final: bool) -> dict[str, Any] | None:
+    """The Fetch response if it should be sent now, else None (wait for more data).
+
+    With ``final`` it always returns the response (the wait is over).
+    """
+    storage = ctx.broker.storage
+    remaining = request.max_bytes
+    total = 0
+    has_error = False
+    responses = []
+    for topic in request.topics:
+        partitions = []
+        for wanted in topic.partitions:
+            index = wanted.partition
+            try:
+                if total == 0:
+                    # Nothing sent yet: the first batch goes out whole, whatever its size.
+                    budget = min(wanted.partition_max_bytes, remaining)
+                    result = storage.read(topic.topic, index, wanted.fetch_offset, max(budget, 1))
+                    records = result.records
+                    if len(records) > budget:
+                        first = BatchHeader.parse(records).size
+                        records = _whole_batches(records, max(budget, first))
+                else:
+                    budget = min(wanted.partition_max_bytes, remaining)
+                    if budget <= 0:
+                        # Out of room: report the bounds, send no records.
+                        result = _bounds(storage, topic.topic, index, wanted.fetch_offset)
+                        records = b""
+                    else:
+                        result = storage.read(topic.topic, index, wanted.fetch_offset, budget)
+                        records = _whole_batches(result.records, budget)
+            except UnknownTopic:
+                has_error = True
+                partitions.append(_partition(index, errors.UnknownTopicOrPartitionError.code))
+                continue
+            except OffsetOutOfRange as exc:
+                has_error = True
+                partitions.append(_partition(index, errors.OffsetOutOfRangeError.code,
+                                             high_watermark=exc.next_offset,
+                                             log_start_offset=exc.log_start))
+                continue
+            except StorageError:
+                has_error = True
+                partitions.append(_partition(index, errors.KafkaStorageError.code))
+                continue
+            total += len(records)
+            remaining -= len(records)
+            partitions.append(_partition(index, high_watermark=result.high_watermark,
+                                         log_start_offset=result.log_start_offset,
+                                         records=records))
+        responses.append({"topic": topic.topic, "partitions": partitions})
+    if not (final or has_error or total >= request.min_bytes):
+        return None
+    return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": responses}
+
+
+def _requested(request: Any) -> list[tuple[str, int]]:
+    return [(topic.topic, wanted.partition)
+            for topic in request.topics for wanted in topic.partitions]
+
+
+async def handle_fetch(request: Any, ctx: RequestContext) -> dict[str, Any]:
+    """Answer when ``min_bytes`` are there, or when ``max_wait_ms`` has passed."""
+    deadline = trio.current_time() + max(request.max_wait_ms, 0) / 1000
+    partitions = _requested(request)
+    while True:
+        now = trio.current_time()
+        final = now >= deadline or ctx.broker.stopping or not partitions
+        response = fetch_nowait(request, ctx, final=final)
+        if response is not None:
+            return response
+        await ctx.broker.signals.wait(partitions, deadline - now)

@@ -1,0 +1,193 @@
+"""Produce: check each record batch, number it, store it, wake the fetches waiting for it.
+
+Work is per batch, never per record: a batch's fixed header and CRC-32C are
+checked (magic 2, length, record count, checksum), the storage rewrites its
+base offset and keeps its bytes as received. Every batch of a partition is
+checked before any is written, so a bad batch stores nothing; errors are
+per partition, as Kafka reports them.
+
+Idempotent batches (with a producer id) go through ``ProducerStates``: a
+retried batch is answered with its first copy's offset instead of being
+stored twice; one out of sequence is refused.
+
+``produce_nowait`` does all of that without blocking. With
+``MINIKAFKA_FSYNC=always`` the answer must wait until the data is on disk:
+``handle_produce`` does that wait in a worker thread, so other connections
+carry on meanwhile, and concurrent producers share one fsync.
+
+acks=0 produces no response at all (Kafka's behaviour); if such a request
+fails, the connection is closed instead, so the client notices and refreshes
+its metadata, as Kafka does.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+import trio
+
+from minikafka.protocol import errors
+from minikafka.protocol.batch_header import BatchHeader, InvalidBatch, iter_batches
+from minikafka.protocol.messages.produce import PRODUCE
+from minikafka.storage.base import StorageError, StorageFailure, UnknownTopic
+
+from ..broker import CloseConnection, RequestContext
+from ..idempotence import Duplicate, Reject
+
+__all__ = ["PendingSync", "handle_produce", "produce_nowait"]
+
+logger = logging.getLogger(__name__)
+
+_VALID_ACKS = (0, 1, -1)
+
+
+@attrs.define
+class PendingSync:
+    """A stored partition whose answer waits until ``wait_durable`` says it is on disk."""
+
+    topic: str
+    partition: int
+    next_offset: int
+    response: dict[str, Any]
+
+
+def _answer(index: int, error_code: int = 0, message: str | None = None, *,
+            base_offset: int = -1, log_start_offset: int = -1) -> dict[str, Any]:
+    return {
+        "index": index,
+        "error_code": error_code,
+        "base_offset": base_offset,
+        "log_append_time_ms": -1,  # the topic keeps the producer's CreateTime
+        "log_start_offset": log_start_offset,
+        "record_errors": [],
+        "error_message": message,
+    }
+
+
+def _check(ctx: RequestContext, records: Any, transactional: bool) -> list[BatchHeader]:
+    """The headers of a partition's batches, or KafkaError saying why they are refused."""
+    if not records:
+        raise errors.CorruptMessageError("no record batch")
+    try:
+        headers = [header for _, header in iter_batches(records)]
+    except InvalidBatch as exc:
+        raise errors.CorruptMessageError(str(exc)) from None
+    limit = ctx.broker.config.max_message_bytes
+    for header in headers:
+        if header.size > limit:
+            raise errors.MessageTooLargeError(
+                f"batch of {header.size} bytes is above the limit of {limit}"
+            )
+        if header.records_count < 1 or header.last_offset_delta != header.records_count - 1:
+            raise errors.CorruptMessageError(
+                f"batch says {header.records_count} records but last offset delta "
+                f"{header.last_offset_delta}"
+            )
+        if header.is_control:
+            raise errors.InvalidRecordError("clients may not write control batches")
+        if transactional or header.is_transactional:
+            raise errors.InvalidRequestError("MiniKafka does not support transactions")
+    if len(headers) > 1 and any(header.producer_id >= 0 for header in headers):
+        raise errors.InvalidRecordError("an idempotent producer sends one batch per partition")
+    return headers
+
+
+def _produce_partition(
+    ctx: RequestContext, topic: str, index: int, records: Any, transactional: bool
+) -> tuple[dict[str, Any], int | None]:
+    """Store one partition's batches: (its response entry, next offset if something was stored)."""
+    broker = ctx.broker
+    storage = broker.storage
+    try:
+        headers = _check(ctx, records, transactional)
+        verdict = broker.producers.check(topic, index, headers[0])
+        if isinstance(verdict, Reject):
+            raise errors.for_code(verdict.error_code)(verdict.message)
+        if isinstance(verdict, Duplicate):
+            logger.debug("%s retried a batch of %s-%d already stored at %d",
+                         ctx.peer, topic, index, verdict.base_offset)
+            return _answer(index, base_offset=verdict.base_offset,
+                           log_start_offset=storage.log_start_offset(topic, index)), None
+        if len(headers) == 1:
+            batches = [records]
+        else:
+            view = memoryview(records)
+            batches, position = [], 0
+            for header in headers:
+                batches.append(view[position : position + header.size])
+                position += header.size
+        result = storage.append_nowait(topic, index, batches)
+    except errors.KafkaError as exc:
+        logger.warning("%s: produce to %s-%d refused with %s: %s",
+                       ctx.peer, topic, index, exc.name, exc.message)
+        return _answer(index, exc.code, exc.message), None
+    except UnknownTopic:
+        return _answer(index, errors.UnknownTopicOrPartitionError.code), None
+    except StorageError as exc:
+        logger.error("produce to %s-%d failed in storage: %s", topic, index, exc)
+        return _answer(index, errors.KafkaStorageError.code, str(exc)), None
+    broker.producers.record(topic, index, headers[0], result.base_offset)
+    broker.signals.notify(topic, index)
+    answer = _answer(index, base_offset=result.base_offset,
+                     log_start_offset=result.log_start_offset)
+    return answer, result.last_offset + 1
+
+
+def produce_nowait(request: Any, ctx: RequestContext) -> tuple[dict[str, Any], list[PendingSync]]:
+    """Check and store every partition's batches without blocking.
+
+    Returns the response body and, when the storage acknowledges only after
+    an fsync, the partitions still to be made durable before answering.
+    """
+    sync = ctx.broker.storage.sync_on_append and request.acks != 0
+    pending: list[PendingSync] = []
+    responses = []
+    for topic_data in request.topic_data:
+        answers = []
+        for data in topic_data.partition_data:
+            if ctx.version not in PRODUCE.served:
+                answers.append(_answer(data.index, errors.UnsupportedVersionError.code,
+                                       f"Produce v{ctx.version} carries message format v0/v1; "
+                                       "use v3 or later"))
+            elif request.acks not in _VALID_ACKS:
+                answers.append(_answer(data.index, errors.InvalidRequiredAcksError.code))
+            else:
+                transactional = getattr(request, "transactional_id", None) is not None
+                answer, next_offset = _produce_partition(
+                    ctx, topic_data.name, data.index, data.records, transactional
+                )
+                answers.append(answer)
+                if sync and next_offset is not None:
+                    pending.append(PendingSync(topic_data.name, data.index, next_offset, answer))
+        responses.append({"name": topic_data.name, "partition_responses": answers})
+    return {"responses": responses, "throttle_time_ms": 0}, pending
+
+
+def _wait_durable(ctx: RequestContext, pending: list[PendingSync]) -> None:
+    """Runs in a worker thread: block until every pending partition is on disk."""
+    for item in pending:
+        try:
+            ctx.broker.storage.wait_durable(item.topic, item.partition, item.next_offset)
+        except StorageFailure as exc:
+            item.response.update(error_code=errors.KafkaStorageError.code,
+                                 error_message=str(exc), base_offset=-1)
+
+
+async def handle_produce(request: Any, ctx: RequestContext) -> dict[str, Any] | None:
+    """The Produce response, or None for acks=0 (which Kafka never answers)."""
+    response, pending = produce_nowait(request, ctx)
+    if pending:
+        await trio.to_thread.run_sync(_wait_durable, ctx, pending)
+    if request.acks == 0:
+        failed = [
+            f"{topic['name']}-{partition['index']}: {partition['error_code']}"
+            for topic in response["responses"]
+            for partition in topic["partition_responses"]
+            if partition["error_code"]
+        ]
+        if failed:
+            raise CloseConnection("acks=0 produce failed (" + ", ".join(failed) + ")")
+        return None
+    return response

@@ -1,0 +1,104 @@
+"""``Server``: the broker on TCP, as the daemon, the tests and embedders run it.
+
+    async with trio.open_nursery() as nursery:
+        address = await nursery.start(Server(MemoryBackend(), config).serve)
+        ...
+        server.shutdown()   # or cancel the nursery
+
+``serve`` listens, reports the first bound address through ``task_status``,
+and runs until ``shutdown()``: then it stops accepting, lets each connection
+finish the request it is handling (long polls answer at once), waits for
+them (at most ``SHUTDOWN_GRACE_S``), and flushes the storage. Closing the
+storage is left to whoever opened it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import attrs
+import trio
+
+from minikafka.storage._common import wall_clock_ms
+from minikafka.storage.base import Clock, Storage
+
+from .broker import Broker
+from .config import Address, Config
+from .connection import Connection
+from .retention import run_retention
+
+__all__ = ["SHUTDOWN_GRACE_S", "Server"]
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_S = 10.0
+
+
+@attrs.define(eq=False)
+class Server:
+    """A MiniKafka broker serving ``storage`` as ``config`` says."""
+
+    storage: Storage
+    config: Config = attrs.Factory(Config)
+    clock: Clock = wall_clock_ms
+    broker: Broker = attrs.field(init=False)
+    addresses: list[Address] = attrs.field(init=False, factory=list)
+    _connections: set[Connection] = attrs.field(init=False, factory=set)
+    _stop: trio.Event = attrs.field(init=False, factory=trio.Event)
+
+    def __attrs_post_init__(self) -> None:
+        self.broker = Broker(self.storage, self.config, self.clock)
+
+    @property
+    def address(self) -> Address:
+        """The first address listened on (once ``serve`` has started)."""
+        if not self.addresses:
+            raise RuntimeError("the server is not listening yet")
+        return self.addresses[0]
+
+    def shutdown(self) -> None:
+        """Ask ``serve`` to stop gracefully (safe to call more than once)."""
+        self._stop.set()
+
+    async def serve(self, *, task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED
+                    ) -> None:
+        """Listen and serve until ``shutdown()``; reports the bound address when listening.
+
+        OSError from binding (address in use, no such interface) propagates
+        before anything is reported.
+        """
+        host = self.config.host
+        listeners = await trio.open_tcp_listeners(host.port or 0, host=host.host)
+        self.addresses = [
+            Address(str(name[0]), int(name[1]))
+            for name in (listener.socket.getsockname() for listener in listeners)
+        ]
+        async with trio.open_nursery() as connections:
+            async with trio.open_nursery() as accepting:
+                accepting.start_soon(run_retention, self.broker)
+                accepting.start_soon(self._accept, listeners, connections)
+                task_status.started(self.addresses[0])
+                await self._stop.wait()
+                accepting.cancel_scope.cancel()
+            logger.info("stopping: finishing requests in flight")
+            self.broker.signals.notify_all()
+            for connection in list(self._connections):
+                connection.stop()
+            connections.cancel_scope.deadline = trio.current_time() + SHUTDOWN_GRACE_S
+        if connections.cancel_scope.cancelled_caught:
+            logger.warning("connections still busy after %.0fs were cut off", SHUTDOWN_GRACE_S)
+        await trio.to_thread.run_sync(self.storage.flush)
+        logger.info("stopped")
+
+    async def _accept(self, listeners: list[trio.SocketListener],
+                      connections: trio.Nursery) -> None:
+        await trio.serve_listeners(self._serve_connection, listeners,
+                                   handler_nursery=connections)
+
+    async def _serve_connection(self, stream: trio.SocketStream) -> None:
+        connection = Connection.accept(stream, self.broker)
+        self._connections.add(connection)
+        try:
+            await connection.run()
+        finally:
+            self._connections.discard(connection)

@@ -1,0 +1,73 @@
+"""Wake-ups for long-polling fetches: "something was appended to this partition".
+
+A fetch that found too little data registers one ``trio.Event`` under every
+partition it reads and sleeps on it; a produce to any of them sets it. Each
+waiter has its own event, so a produce wakes exactly the fetches that read
+the partition it wrote, and waking is O(waiters of that partition).
+
+Trio runs one task at a time, so a fetch that checks storage and then
+registers (without awaiting in between) cannot miss an append made between
+the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import trio
+
+__all__ = ["PartitionSignals"]
+
+TopicPartition = tuple[str, int]
+
+
+class PartitionSignals:
+    """Partition -> the events of the fetches waiting for it."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[TopicPartition, set[trio.Event]] = {}
+        self._closed = False
+
+    def notify(self, topic: str, partition: int) -> None:
+        """Wake every fetch waiting on ``topic``/``partition``."""
+        for event in self._waiters.pop((topic, partition), ()):
+            event.set()
+
+    def notify_all(self) -> None:
+        """Wake every waiting fetch, now and from now on (the broker is stopping)."""
+        self._closed = True
+        waiters, self._waiters = self._waiters, {}
+        for events in waiters.values():
+            for event in events:
+                event.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def wait(self, partitions: Iterable[TopicPartition], timeout: float) -> bool:
+        """Sleep until one of ``partitions`` is notified or ``timeout`` seconds pass.
+
+        Returns True when woken by a notification, False on timeout.
+        """
+        if self._closed:
+            return True
+        event = trio.Event()
+        keys = list(partitions)
+        for key in keys:
+            self._waiters.setdefault(key, set()).add(event)
+        try:
+            with trio.move_on_after(max(timeout, 0.0)):
+                await event.wait()
+        finally:
+            for key in keys:
+                events = self._waiters.get(key)
+                if events is not None:
+                    events.discard(event)
+                    if not events:
+                        del self._waiters[key]
+        return event.is_set()
+
+    def waiting(self) -> int:
+        """How many (fetch, partition) registrations are pending (for tests and stats)."""
+        return sum(len(events) for events in self._waiters.values())
