@@ -184,8 +184,11 @@ class _RecordsType(_Sized):
         return _read(stream, length, path)
 
     def _build_payload(self, obj: Any, stream: Any, context: Any, path: str) -> None:
-        self._write_length(len(obj), stream, path)
-        _write(stream, obj, path)
+        # A memoryview (a slice of a request frame or of the log) is written as
+        # is, without a copy; construct's stream_write would refuse it.
+        data = obj if isinstance(obj, bytes) else memoryview(obj).cast("B")
+        self._write_length(len(data), stream, path)
+        stream.write(data)
 
 
 class _StringType(_Sized):

@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 from kafka.protocol.consumer.fetch import (  # type: ignore[import-untyped]
+    FetchRequest as KafkaPythonFetchRequest,
+)
+from kafka.protocol.consumer.fetch import (  # type: ignore[import-untyped]
     FetchResponse as KafkaPythonFetchResponse,
 )
 from kafka.protocol.producer.produce import (  # type: ignore[import-untyped]
@@ -146,6 +149,72 @@ def test_fetch_response_with_a_batch_decodes_in_kafka_python_and_back() -> None:
     assert isinstance(records, memoryview)
     assert records == batch
     assert plain(decoded) == body
+
+
+def test_decoded_body_with_record_views_encodes_back_to_the_same_bytes() -> None:
+    # A proxy or the dumper re-encodes what it decoded; the records are memoryviews.
+    payload = _produce_request_payload(_batch())
+    header, body = decode_request(payload)
+    assert encode_request(PRODUCE, 8, header.correlation_id, body, client_id=header.client_id) == payload
+
+
+def test_flexible_produce_request_keeps_the_batch_as_a_view() -> None:
+    batch = _batch()
+    topic_data = KafkaPythonProduceRequest.TopicProduceData
+    partition_data = topic_data.PartitionProduceData
+    theirs = KafkaPythonProduceRequest[9](
+        transactional_id="tx",
+        acks=1,
+        timeout_ms=1000,
+        topic_data=[topic_data(name="events", partition_data=[partition_data(index=0, records=batch)])],
+    )
+    theirs.with_header(correlation_id=21, client_id="tester")
+    payload = bytes(theirs.encode(header=True))
+
+    header, body = decode_request(payload)
+
+    assert header == RequestHeader(api_key=0, api_version=9, correlation_id=21, client_id="tester")
+    records = body.topic_data[0].partition_data[0].records
+    assert isinstance(records, memoryview) and records.obj is payload
+    assert records == batch
+    assert encode_request(PRODUCE, 9, 21, body, client_id="tester") == payload
+
+
+def test_flexible_fetch_request_keeps_tagged_fields_it_does_not_name() -> None:
+    theirs = KafkaPythonFetchRequest[12](
+        replica_id=-1, max_wait_ms=500, min_bytes=1, max_bytes=1 << 20, isolation_level=0,
+        session_id=0, session_epoch=-1, topics=[], forgotten_topics_data=[], rack_id="",
+        cluster_id="cluster-a",  # tag 0 in v12
+    )
+    theirs.with_header(correlation_id=4, client_id="cli")
+    payload = bytes(theirs.encode(header=True))
+
+    header, body = decode_request(payload)
+
+    assert header == RequestHeader(api_key=1, api_version=12, correlation_id=4, client_id="cli")
+    assert body.tagged_fields == {0: b"\x0acluster-a"}  # compact string: length + 1, then bytes
+    assert encode_request(FETCH, 12, 4, body, client_id="cli") == payload
+
+
+def test_flexible_fetch_response_keeps_tagged_fields_it_does_not_name() -> None:
+    partition_data = KafkaPythonFetchResponse.FetchableTopicResponse.PartitionData
+    partition = partition_data(
+        partition_index=0, error_code=0, high_watermark=5, last_stable_offset=5, log_start_offset=0,
+        aborted_transactions=None, preferred_read_replica=-1, records=b"xyz",
+        current_leader=partition_data.LeaderIdAndEpoch(leader_id=1, leader_epoch=7),  # tag 1
+    )
+    theirs = KafkaPythonFetchResponse[12](
+        throttle_time_ms=0, error_code=0, session_id=0,
+        responses=[KafkaPythonFetchResponse.FetchableTopicResponse(topic="t", partitions=[partition])],
+    )
+    theirs.with_header(correlation_id=3)
+    payload = bytes(theirs.encode(header=True))
+
+    correlation_id, body = decode_response(FETCH, 12, payload)
+
+    assert correlation_id == 3
+    assert body.responses[0].partitions[0].tagged_fields == {1: struct.pack(">iib", 1, 7, 0)}
+    assert encode_response(FETCH, 12, correlation_id, body) == payload
 
 
 def test_produce_response_round_trips() -> None:
