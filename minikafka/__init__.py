@@ -1,0 +1,10 @@
+"""MiniKafka: a single-process broker that speaks Kafka's wire protocol, and its clients.
+
+``from minikafka import Producer, Consumer, Message`` gives the blocking
+clients; ``minikafka.trio`` has the same two for trio.
+"""
+
+from .client import BrokerUnavailable, ClientError, KafkaError, Message
+from .client._blocking import Consumer, Producer
+
+__all__ = ["BrokerUnavailable", "ClientError", "Consumer", "KafkaError", "Message", "Producer"]

@@ -1,0 +1,315 @@
+"""The blocking clients: ``Producer`` and ``Consumer`` over an ordinary socket.
+
+No thread and no event loop: each call does its I/O in the calling thread
+and returns when it is done. A producer or consumer object is meant for one
+thread at a time; give each thread its own.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from minikafka.protocol.errors import RemoteProtocolError
+
+from ._core import (
+    Accumulator,
+    ConsumerOptions,
+    ConsumerSession,
+    Message,
+    Pause,
+    PendingMessage,
+    Plan,
+    ProducerOptions,
+    ProducerSession,
+    ReadFrom,
+    Send,
+    parse_address,
+    poll,
+    produce,
+    resolve_position,
+    run_to_completion,
+)
+from ._protocol import NEED_DATA, ClientProtocol, Response
+from .errors import BrokerUnavailable, ClientClosed, NotSubscribed
+
+__all__ = ["Consumer", "Producer"]
+
+T = TypeVar("T")
+_RECEIVE_SIZE = 256 * 1024
+_ITERATION_WAIT = 5.0  # seconds each long poll of ``for message in consumer`` waits
+
+
+def _backoff() -> Iterator[float]:
+    delay = 0.05
+    while True:
+        yield delay
+        delay = min(delay * 2, 1.0)
+
+
+class _Link:
+    """A connection to one broker that runs plans, reconnecting when it is lost.
+
+    A request whose connection fails (refused, reset, closed, or silent past
+    its timeout) is sent again on a new connection, after a growing pause,
+    until ``retry_timeout`` has passed since the first failure; then
+    ``BrokerUnavailable`` is raised.
+    """
+
+    def __init__(self, address: str, *, client_id: str, request_timeout: float,
+                 retry_timeout: float) -> None:
+        self.address = address
+        self._host, self._port = parse_address(address)
+        self._client_id = client_id
+        self._request_timeout = request_timeout
+        self._retry_timeout = retry_timeout
+        self._socket: socket.socket | None = None
+        self._protocol: ClientProtocol | None = None
+        self.closed = False
+
+    def run(self, plan: Plan[T]) -> T:
+        if self.closed:
+            plan.close()
+            raise ClientClosed("the client is closed")
+        return run_to_completion(plan, self._handle)
+
+    def _handle(self, step: Send | Pause) -> Any:
+        if isinstance(step, Pause):
+            time.sleep(step.seconds)
+            return None
+        return self._send(step)
+
+    def _send(self, step: Send) -> list[Any]:
+        delays = _backoff()
+        deadline: float | None = None
+        while True:
+            try:
+                protocol, sock = self._connection()
+                return self._exchange(protocol, sock, step)
+            except RemoteProtocolError:
+                self.disconnect()
+                raise
+            except OSError as error:  # refused, reset, closed (ConnectionClosed), timed out
+                self.disconnect()
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self._retry_timeout
+                if now >= deadline:
+                    raise BrokerUnavailable(self.address, self._retry_timeout, error) from error
+                time.sleep(min(next(delays), deadline - now))
+
+    def _connection(self) -> tuple[ClientProtocol, socket.socket]:
+        if self._socket is not None and self._protocol is not None:
+            return self._protocol, self._socket
+        sock = socket.create_connection((self._host, self._port), timeout=self._request_timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            protocol = ClientProtocol(self._client_id)
+            protocol.start()
+            sock.sendall(protocol.data_to_send())
+            deadline = time.monotonic() + self._request_timeout
+            while protocol.next_response() is NEED_DATA and not protocol.ready:
+                sock.sendall(protocol.data_to_send())  # ApiVersions again, at an older version
+                self._fill(protocol, sock, deadline)
+        except BaseException:
+            sock.close()
+            raise
+        self._socket, self._protocol = sock, protocol
+        return protocol, sock
+
+    def _exchange(self, protocol: ClientProtocol, sock: socket.socket, step: Send) -> list[Any]:
+        for request in step.requests:
+            protocol.send_request(request.api, request.body,
+                                  expect_response=request.expect_response)
+        sock.sendall(protocol.data_to_send())
+        bodies: list[Any] = []
+        for request in step.requests:
+            if not request.expect_response:
+                bodies.append(None)
+                continue
+            deadline = time.monotonic() + request.wait + self._request_timeout
+            while not isinstance(event := protocol.next_response(), Response):
+                self._fill(protocol, sock, deadline)
+            bodies.append(event.body)
+        return bodies
+
+    @staticmethod
+    def _fill(protocol: ClientProtocol, sock: socket.socket, deadline: float) -> None:
+        """Feed the protocol one read's worth of bytes, waiting no later than ``deadline``."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the broker did not answer in time")
+        sock.settimeout(remaining)
+        protocol.receive_data(sock.recv(_RECEIVE_SIZE))
+
+    def disconnect(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+        self._socket = self._protocol = None
+
+    def close(self) -> None:
+        self.disconnect()
+        self.closed = True
+
+
+class Producer:
+    """Sends messages to a broker; each ``send`` returns the message's number.
+
+    ``Producer(address="localhost:9092", **options)`` takes the options of
+    ``ProducerOptions`` (acks, linger, batch_size, compression,
+    request_timeout, retry_timeout, idempotent, client_id). Use it as a
+    context manager, or call ``close()``: leaving the ``with`` block normally
+    sends whatever ``send_nowait`` queued.
+    """
+
+    def __init__(self, address: str = "localhost:9092", **options: Any) -> None:
+        self.options = ProducerOptions(**options)
+        self.address = address
+        self._link = _Link(address, client_id=self.options.client_id,
+                           request_timeout=self.options.request_timeout,
+                           retry_timeout=self.options.retry_timeout)
+        self._session = ProducerSession(self.options)
+        self._queue = Accumulator(self.options.batch_size, self.options.linger)
+
+    def __enter__(self) -> Producer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self._abandon()
+
+    def send(self, topic: str, value: bytes | str, *, key: bytes | str | None = None,
+             headers: Mapping[str, bytes | str | None] | Iterable[tuple[str, bytes | str | None]]
+             | None = None) -> int:
+        """Send one message (and anything queued before it); returns its number."""
+        message = self._enqueue(topic, value, key, headers, _now_ms())
+        self._drain(force=True)
+        return message.number
+
+    def send_nowait(self, topic: str, value: bytes | str, *, key: bytes | str | None = None,
+                    headers: Mapping[str, bytes | str | None]
+                    | Iterable[tuple[str, bytes | str | None]] | None = None) -> PendingMessage:
+        """Queue one message; it goes out with a full batch, once ``linger`` has
+        passed (checked on each call), or on ``flush()``."""
+        message = self._enqueue(topic, value, key, headers, _now_ms())
+        self._drain(force=False)
+        return message
+
+    def send_many(self, topic: str, values: Iterable[bytes | str]) -> list[int]:
+        """Send ``values`` as one batch (several if over ``batch_size``); their numbers."""
+        timestamp = _now_ms()
+        messages = [self._enqueue(topic, value, None, None, timestamp) for value in values]
+        self._drain(force=True)
+        return [message.number for message in messages]
+
+    def flush(self) -> None:
+        """Send everything queued, and wait for the broker to acknowledge it."""
+        self._drain(force=True)
+
+    def close(self) -> None:
+        """Flush, then close the connection. Further sends raise ``ClientClosed``."""
+        if self._link.closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        for _, batches in self._queue.take(time.monotonic(), force=True):
+            for batch in batches:
+                for message in batch:
+                    message.fail(ClientClosed("the producer closed before sending the message"))
+        self._link.close()
+
+    def _enqueue(self, topic: str, value: object, key: object, headers: object,
+                 timestamp: int) -> PendingMessage:
+        if self._link.closed:
+            raise ClientClosed("the producer is closed")
+        message = PendingMessage.make(topic, value, key, headers, timestamp)
+        self._queue.add(message, time.monotonic())
+        return message
+
+    def _drain(self, *, force: bool) -> None:
+        taken = self._queue.take(time.monotonic(), force=force)
+        try:
+            for topic, batches in taken:
+                self._link.run(produce(self._session, topic, batches, time.monotonic))
+        except BaseException as error:
+            # messages taken for other topics were not sent either
+            for _, batches in taken:
+                for batch in batches:
+                    for message in batch:
+                        if not message.done:
+                            message.fail(error)
+            raise
+
+
+class Consumer:
+    """Reads a topic's messages in order, from a message number on.
+
+    ``Consumer(address="localhost:9092", topic=None, *, read_from=1, **options)``
+    takes the options of ``ConsumerOptions`` (max_bytes, request_timeout,
+    retry_timeout, client_id). ``poll()`` returns every message available
+    since ``read_from`` and moves ``read_from`` past them; iterating the
+    consumer yields messages as they arrive.
+    """
+
+    def __init__(self, address: str = "localhost:9092", topic: str | None = None, *,
+                 read_from: ReadFrom = 1, **options: Any) -> None:
+        self.options = ConsumerOptions(**options)
+        self.address = address
+        self._link = _Link(address, client_id=self.options.client_id,
+                           request_timeout=self.options.request_timeout,
+                           retry_timeout=self.options.retry_timeout)
+        self._session = ConsumerSession(self.options)
+        if topic is not None:
+            self._session.subscribe(topic, read_from)
+
+    def __enter__(self) -> Consumer:
+        if self._session.topic is not None:
+            self._link.run(resolve_position(self._session))
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def topic(self) -> str | None:
+        return self._session.topic
+
+    @property
+    def read_from(self) -> ReadFrom:
+        """The number of the next message ``poll`` returns ("earliest" or "latest"
+        until the broker has been asked what that is)."""
+        return self._session.position
+
+    def subscribe(self, topic: str, read_from: ReadFrom = 1) -> None:
+        """Read ``topic`` from message number ``read_from``, "earliest" or "latest"."""
+        self._session.subscribe(topic, read_from)
+        self._link.run(resolve_position(self._session))
+
+    def poll(self, timeout: float = 1.0) -> list[Message]:
+        """Every message available from ``read_from`` (up to ``max_bytes``), waiting up
+        to ``timeout`` seconds for the first; ``read_from`` moves past them."""
+        if self._session.topic is None:
+            raise NotSubscribed("the consumer has no topic; call subscribe() first")
+        return self._link.run(poll(self._session, timeout, time.monotonic))
+
+    def __iter__(self) -> Iterator[Message]:
+        while True:
+            yield from self.poll(_ITERATION_WAIT)
+
+    def close(self) -> None:
+        self._link.close()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

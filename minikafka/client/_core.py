@@ -1,0 +1,777 @@
+"""The clients' logic, with no I/O: options, messages, producer and consumer state, plans.
+
+Everything a producer or consumer decides lives here; the trio and the
+blocking transports only move bytes and keep time. The multi-step
+exchanges (produce, with retries; poll, with its recovery from an expired
+position) are written once, as *plans*: generators that yield what they
+need done and receive the outcome::
+
+    Send(requests)  ->  one decoded response body per request (None where
+                        the broker sends no response), in request order
+    Pause(seconds)  ->  None, once that much time has passed
+
+A transport runs a plan by sending its requests over its connection
+(reconnecting and resending when the connection is lost) and sleeping when
+asked. Plans read the time through a ``clock`` callable the transport
+passes in, so trio's virtual clock drives them in tests.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from typing import Any, Literal, TypeVar
+
+import attrs
+
+from minikafka.protocol.api import Api
+from minikafka.protocol.compression import Codec
+from minikafka.protocol.errors import KafkaError, error_for_code, for_code
+from minikafka.protocol.records import RecordBatchBuilder, parse_records
+from minikafka.protocol.registry import api_by_name
+
+from .errors import ClientClosed, ClientError
+
+__all__ = [
+    "Accumulator",
+    "ConsumerOptions",
+    "ConsumerSession",
+    "Header",
+    "Message",
+    "Pause",
+    "PendingMessage",
+    "Plan",
+    "ProducerOptions",
+    "ProducerSession",
+    "ReadFrom",
+    "Request",
+    "Send",
+    "parse_address",
+    "run_to_completion",
+]
+
+logger = logging.getLogger("minikafka.client")
+
+T = TypeVar("T")
+Header = tuple[str, bytes | None]
+ReadFrom = int | Literal["earliest", "latest"]
+Clock = Callable[[], float]
+
+_PRODUCE = api_by_name("Produce")
+_FETCH = api_by_name("Fetch")
+_METADATA = api_by_name("Metadata")
+_LIST_OFFSETS = api_by_name("ListOffsets")
+
+_EARLIEST_TIMESTAMP = -2  # ListOffsets: the log start offset
+_LATEST_TIMESTAMP = -1  # ListOffsets: the offset the next message will get
+_OFFSET_OUT_OF_RANGE = 1
+_UNKNOWN_TOPIC_OR_PARTITION = 3
+_LEADER_NOT_AVAILABLE = 5
+_DUPLICATE_SEQUENCE_NUMBER = 46
+_NO_TOPIC_ID = uuid.UUID(int=0)  # Metadata v10+: ask by name
+_PARTITION = 0  # MiniKafka's topics have one partition; the clients use partition 0 only
+_RECORD_OVERHEAD = 24  # generous bytes of framing per record, for batch-size estimates
+
+
+# --- addresses and options --------------------------------------------------
+
+
+def parse_address(address: str, default_port: int = 9092) -> tuple[str, int]:
+    """``"host:port"`` (or ``"[v6]:port"``, or a bare host) as ``(host, port)``."""
+    if not isinstance(address, str) or not address.strip():
+        raise ValueError(f"broker address must be 'HOST:PORT', not {address!r}")
+    text = address.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"broker address must be 'HOST:PORT', not {address!r}")
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, ""
+    if not host:
+        raise ValueError(f"broker address {address!r} has no host")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"broker address {address!r}: port must be a number from 1 to 65535")
+    return host, int(port_text)
+
+
+def _acks(value: int | str) -> int:
+    if value == "all":
+        return -1
+    if value not in (0, 1, -1):
+        raise ValueError(f"acks must be 0, 1, -1 or 'all', not {value!r}")
+    return int(value)
+
+
+def _codec(value: Codec | str | int | None) -> Codec:
+    if value is None:
+        return Codec.NONE
+    if isinstance(value, str):
+        try:
+            return Codec[value.upper()]
+        except KeyError:
+            raise ValueError(
+                f"compression must be one of none, gzip, snappy, lz4, zstd; not {value!r}"
+            ) from None
+    return Codec(value)
+
+
+def _positive(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be positive, not {value!r}")
+
+
+def _not_negative(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value >= 0:
+        raise ValueError(f"{attribute.name} must not be negative, not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class ProducerOptions:
+    """A producer's settings; each is a keyword argument of ``Producer``.
+
+    - ``acks``: 0 (no answer, numbers unknown: send returns -1), 1 (the
+      broker has written it) or -1 / ``"all"`` (every in-sync replica has).
+    - ``linger``: the batching delay, in seconds: how long a queued message
+      may wait for others to share its batch. The trio producer's background
+      task keeps it exactly; the blocking producer, which has no thread,
+      checks it whenever it is called.
+    - ``batch_size``: the most bytes in one record batch (estimated before
+      compression); ``send_many`` splits larger lists into several batches.
+    - ``compression``: ``None``, ``"gzip"``, ``"snappy"``, ``"lz4"`` or ``"zstd"``
+      (the last three need the ``compression`` extra).
+    - ``request_timeout``: seconds to wait for any one response.
+    - ``retry_timeout``: seconds to keep retrying a lost connection or a
+      retriable broker error before raising.
+    - ``idempotent``: have the broker drop duplicates of retried batches
+      (InitProducerId, then sequence numbers per batch); needs acks=-1.
+    - ``client_id``: the client id sent with every request.
+    """
+
+    acks: int = attrs.field(default=-1, converter=_acks)
+    linger: float = attrs.field(default=0.0, validator=_not_negative)
+    batch_size: int = attrs.field(default=1_000_000, validator=_positive)
+    compression: Codec = attrs.field(default=Codec.NONE, converter=_codec)
+    request_timeout: float = attrs.field(default=30.0, validator=_positive)
+    retry_timeout: float = attrs.field(default=30.0, validator=_not_negative)
+    idempotent: bool = False
+    client_id: str = "minikafka"
+
+    def __attrs_post_init__(self) -> None:
+        if self.idempotent and self.acks != -1:
+            raise ValueError("an idempotent producer needs acks='all' (-1)")
+
+
+@attrs.frozen(kw_only=True)
+class ConsumerOptions:
+    """A consumer's settings; each is a keyword argument of ``Consumer``.
+
+    - ``max_bytes``: the most record-batch bytes one ``poll`` asks for (the
+      broker still returns a whole batch when one alone is larger).
+    - ``request_timeout``, ``retry_timeout``, ``client_id``: as for producers.
+    """
+
+    max_bytes: int = attrs.field(default=1_048_576, validator=_positive)
+    request_timeout: float = attrs.field(default=30.0, validator=_positive)
+    retry_timeout: float = attrs.field(default=30.0, validator=_not_negative)
+    client_id: str = "minikafka"
+
+
+# --- messages ---------------------------------------------------------------
+
+
+def _header_tuple(value: Iterable[Header]) -> tuple[Header, ...]:
+    return value if type(value) is tuple else tuple(value)
+
+
+@attrs.frozen
+class Message:
+    """One message read from a topic.
+
+    ``number`` is its Kafka offset (MiniKafka numbers each topic's messages
+    from 1); ``timestamp`` is when the producer (or the broker, for topics
+    that stamp append time) dated it, in UTC, or ``None`` if undated.
+    """
+
+    topic: str
+    number: int
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[Header, ...] = attrs.field(default=(), converter=_header_tuple)
+    timestamp: datetime.datetime | None = None
+
+
+def _as_bytes(value: object, what: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
+
+
+def _as_headers(headers: object) -> tuple[Header, ...]:
+    if headers is None:
+        return ()
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    if not isinstance(pairs, Iterable):
+        raise TypeError(f"headers must be a mapping or (name, value) pairs, not {headers!r}")
+    result: list[Header] = []
+    for pair in pairs:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise TypeError(f"each header must be a (str, bytes) pair, not {pair!r}")
+        name, value = pair
+        result.append((name, None if value is None else _as_bytes(value, f"header {name!r}")))
+    return tuple(result)
+
+
+@attrs.define(eq=False)
+class PendingMessage:
+    """A message queued by ``send_nowait``; its ``number`` is known once it is sent."""
+
+    topic: str
+    value: bytes
+    key: bytes | None
+    headers: tuple[Header, ...]
+    timestamp_ms: int
+    _number: int | None = attrs.field(default=None, init=False)
+    _error: BaseException | None = attrs.field(default=None, init=False)
+    # The trio transport hangs a trio.Event here to wake the task that awaits it.
+    waiter: Any = attrs.field(default=None, init=False, repr=False)
+
+    @classmethod
+    def make(cls, topic: str, value: object, key: object, headers: object,
+             timestamp_ms: int) -> PendingMessage:
+        if not isinstance(topic, str) or not topic:
+            raise TypeError(f"topic must be a non-empty str, not {topic!r}")
+        return cls(topic, _as_bytes(value, "value"),
+                   None if key is None else _as_bytes(key, "key"),
+                   _as_headers(headers), timestamp_ms)
+
+    @property
+    def size(self) -> int:
+        """Estimated bytes in a batch (before compression)."""
+        size = len(self.value) + _RECORD_OVERHEAD
+        if self.key is not None:
+            size += len(self.key)
+        for name, value in self.headers:
+            size += len(name) + (len(value) if value is not None else 0) + 4
+        return size
+
+    @property
+    def done(self) -> bool:
+        """Whether the broker has answered (or sending has failed for good)."""
+        return self._number is not None or self._error is not None
+
+    @property
+    def number(self) -> int:
+        """The message number (-1 with acks=0); raises the error if sending failed."""
+        if self._error is not None:
+            raise self._error
+        if self._number is None:
+            raise ClientError("the message has not been sent yet; call flush() first")
+        return self._number
+
+    def resolve(self, number: int) -> None:
+        self._number = number
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+
+
+class Accumulator:
+    """Messages queued per topic, handed out as batches when full, due or flushed."""
+
+    def __init__(self, batch_size: int, linger: float) -> None:
+        self.batch_size = batch_size
+        self.linger = linger
+        self._queues: dict[str, list[PendingMessage]] = {}
+        self._sizes: dict[str, int] = {}
+        self._since: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return sum(len(queue) for queue in self._queues.values())
+
+    def add(self, message: PendingMessage, now: float) -> None:
+        topic = message.topic
+        if topic not in self._queues:
+            self._queues[topic] = []
+            self._sizes[topic] = 0
+            self._since[topic] = now
+        self._queues[topic].append(message)
+        self._sizes[topic] += message.size
+
+    def next_due(self) -> float | None:
+        """When the oldest queued message's linger ends, or None if nothing is queued."""
+        if not self._since:
+            return None
+        return min(self._since.values()) + self.linger
+
+    def has_full_batch(self) -> bool:
+        return any(size >= self.batch_size for size in self._sizes.values())
+
+    def take(self, now: float, *, force: bool = False) -> list[tuple[str, list[list[PendingMessage]]]]:
+        """The batches to send now: every queued message if ``force``; otherwise
+        whole batches of topics with a full batch, and every message of topics
+        whose oldest message has waited ``linger``. Each batch stays under
+        ``batch_size`` (a single larger message gets a batch of its own).
+        """
+        taken: list[tuple[str, list[list[PendingMessage]]]] = []
+        for topic in list(self._queues):
+            queue = self._queues[topic]
+            due = force or now >= self._since[topic] + self.linger
+            batches = self._split(queue)
+            if not due:
+                # keep the last, unfilled batch waiting for more messages
+                last = batches.pop()
+                if sum(m.size for m in last) >= self.batch_size:
+                    batches.append(last)
+                    last = []
+                if not batches:
+                    continue
+                self._queues[topic] = last
+                self._sizes[topic] = sum(m.size for m in last)
+                if not last:
+                    self._drop(topic)
+            else:
+                self._drop(topic)
+            taken.append((topic, batches))
+        return taken
+
+    def _drop(self, topic: str) -> None:
+        self._queues.pop(topic, None)
+        self._sizes.pop(topic, None)
+        self._since.pop(topic, None)
+
+    def _split(self, queue: list[PendingMessage]) -> list[list[PendingMessage]]:
+        batches: list[list[PendingMessage]] = [[]]
+        size = 0
+        for message in queue:
+            if batches[-1] and size + message.size > self.batch_size:
+                batches.append([])
+                size = 0
+            batches[-1].append(message)
+            size += message.size
+        return batches
+
+
+# --- plans --------------------------------------------------------------------
+
+
+@attrs.frozen
+class Request:
+    """One request a plan wants sent; ``wait`` is how long the broker may hold it."""
+
+    api: Api
+    body: Mapping[str, Any]
+    expect_response: bool = True
+    wait: float = 0.0
+
+
+@attrs.frozen
+class Send:
+    """Send these requests (pipelined, in order); the plan receives their bodies."""
+
+    requests: tuple[Request, ...]
+
+
+@attrs.frozen
+class Pause:
+    """Let ``seconds`` pass before continuing."""
+
+    seconds: float
+
+
+Plan = Generator[Send | Pause, Any, T]
+
+
+def run_to_completion(plan: Plan[T], handle: Callable[[Send | Pause], Any]) -> T:
+    """Drive ``plan`` with a synchronous ``handle`` (the blocking transport's loop).
+
+    An exception from ``handle`` (the broker stayed unreachable) is thrown
+    into the plan, so the plan can fail the messages it was sending.
+    """
+    try:
+        step = next(plan)
+        while True:
+            try:
+                outcome = handle(step)
+            except BaseException as error:
+                step = plan.throw(error)
+            else:
+                step = plan.send(outcome)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+
+
+def _one(request: Request) -> Send:
+    return Send((request,))
+
+
+class _Backoff:
+    """Delays between retries: 50 ms doubling to 1 s."""
+
+    def __init__(self) -> None:
+        self._delay = 0.05
+
+    def next(self) -> float:
+        delay = self._delay
+        self._delay = min(delay * 2, 1.0)
+        return delay
+
+
+def _partition_error(code: int, where: str, message: str | None = None) -> KafkaError:
+    error = error_for_code(code, f"{where}: {message}" if message else where)
+    assert error is not None
+    return error
+
+
+def _metadata_request(topic: str) -> Request:
+    return Request(_METADATA, {
+        "topics": [{"name": topic, "topic_id": _NO_TOPIC_ID}],
+        "allow_auto_topic_creation": True,
+        "include_cluster_authorized_operations": False,
+        "include_topic_authorized_operations": False,
+    })
+
+
+def ensure_topic(known: set[str], topic: str, retry_timeout: float, clock: Clock) -> Plan[None]:
+    """Ask for the topic's metadata (creating it where the broker auto-creates
+    topics) until partition 0 has a leader; adds ``topic`` to ``known``."""
+    if topic in known:
+        return
+    deadline = clock() + retry_timeout
+    backoff = _Backoff()
+    while True:
+        (body,) = yield _one(_metadata_request(topic))
+        code = _UNKNOWN_TOPIC_OR_PARTITION
+        for entry in body.topics:
+            if entry.name == topic:
+                code = entry.error_code
+                if code == 0:
+                    partitions = {p.partition_index: p for p in entry.partitions}
+                    first = partitions.get(_PARTITION)
+                    if first is None:
+                        code = _UNKNOWN_TOPIC_OR_PARTITION
+                    elif first.error_code:
+                        code = first.error_code
+                    elif first.leader_id < 0:
+                        code = _LEADER_NOT_AVAILABLE
+        if code == 0:
+            known.add(topic)
+            return
+        if not for_code(code).retriable and code != _LEADER_NOT_AVAILABLE:
+            raise _partition_error(code, f"topic {topic!r}")
+        if clock() >= deadline:
+            raise _partition_error(code, f"topic {topic!r} (gave up after {retry_timeout:g} s)")
+        yield Pause(backoff.next())
+
+
+# --- producing ------------------------------------------------------------------
+
+
+@attrs.define
+class ProducerSession:
+    """A producer's state: options, known topics, and the idempotence identity."""
+
+    options: ProducerOptions
+    known_topics: set[str] = attrs.field(factory=set)
+    producer_id: int = -1
+    producer_epoch: int = -1
+    _sequences: dict[str, int] = attrs.field(factory=dict)
+
+    def build_batch(self, topic: str, messages: Sequence[PendingMessage]) -> bytes:
+        """One record batch holding ``messages``; with idempotence, the next sequence."""
+        base_sequence = -1
+        if self.producer_id >= 0:
+            base_sequence = self._sequences.get(topic, 0)
+            self._sequences[topic] = (base_sequence + len(messages)) % 2**31
+        builder = RecordBatchBuilder(
+            compression=self.options.compression,
+            producer_id=self.producer_id,
+            producer_epoch=self.producer_epoch,
+            base_sequence=base_sequence,
+        )
+        for message in messages:
+            builder.append(message.value, message.key, message.headers, message.timestamp_ms)
+        return builder.build()
+
+    def forget_identity(self) -> None:
+        # After a batch failed for good its sequence numbers are spent; the
+        # broker would refuse the next ones as out of order, so start afresh.
+        self.producer_id = self.producer_epoch = -1
+        self._sequences.clear()
+
+    def produce_request(self, topic: str, batch: bytes) -> Request:
+        return Request(
+            _PRODUCE,
+            {
+                "transactional_id": None,
+                "acks": self.options.acks,
+                "timeout_ms": int(self.options.request_timeout * 1000),
+                "topic_data": [{"name": topic,
+                                "partition_data": [{"index": _PARTITION, "records": batch}]}],
+            },
+            expect_response=self.options.acks != 0,
+        )
+
+
+def init_producer_id(session: ProducerSession, clock: Clock) -> Plan[None]:
+    """Get a producer id and epoch for idempotent produce (InitProducerId)."""
+    api = api_by_name("InitProducerId")
+    deadline = clock() + session.options.retry_timeout
+    backoff = _Backoff()
+    while True:
+        (body,) = yield _one(Request(api, {
+            "transactional_id": None,
+            "transaction_timeout_ms": 60_000,
+            "producer_id": -1,
+            "producer_epoch": -1,
+        }))
+        if body.error_code == 0:
+            session.producer_id = body.producer_id
+            session.producer_epoch = body.producer_epoch
+            return
+        if not for_code(body.error_code).retriable or clock() >= deadline:
+            raise _partition_error(body.error_code, "InitProducerId")
+        yield Pause(backoff.next())
+
+
+def produce(session: ProducerSession, topic: str,
+            batches: Sequence[Sequence[PendingMessage]], clock: Clock) -> Plan[None]:
+    """Send ``batches`` of one topic, in order, and resolve each message's number.
+
+    Retriable errors (the topic being created, a leader moving, a timeout)
+    are retried until ``retry_timeout``; then, or on any other error, the
+    error is raised and the messages not yet written are failed with it.
+    """
+    try:
+        yield from ensure_topic(session.known_topics, topic, session.options.retry_timeout, clock)
+        if session.options.idempotent and session.producer_id < 0:
+            yield from init_producer_id(session, clock)
+        encoded = [session.build_batch(topic, batch) for batch in batches]
+        pending = list(range(len(batches)))
+        deadline = clock() + session.options.retry_timeout
+        backoff = _Backoff()
+        while pending:
+            bodies = yield Send(tuple(session.produce_request(topic, encoded[i]) for i in pending))
+            retry: list[int] = []
+            for index, body in zip(pending, bodies, strict=True):
+                if body is None:  # acks=0: the broker does not answer
+                    for message in batches[index]:
+                        message.resolve(-1)
+                    continue
+                result = body.responses[0].partition_responses[0]
+                code = result.error_code
+                if code == 0:
+                    for position, message in enumerate(batches[index]):
+                        message.resolve(result.base_offset + position)
+                elif retry or (for_code(code).retriable and clock() < deadline):
+                    # once one batch is retried, the later ones must follow it to keep order
+                    retry.append(index)
+                else:
+                    raise _partition_error(code, f"producing to {topic!r}",
+                                           getattr(result, "error_message", None))
+            pending = retry
+            if pending:
+                yield Pause(backoff.next())
+    except BaseException as error:
+        if session.producer_id >= 0:
+            session.forget_identity()
+        # Cancellation and interrupts belong to the task they hit; the
+        # messages' waiters get an ordinary error instead.
+        failure = error if isinstance(error, Exception) else ClientClosed(
+            "the producer stopped before the message was sent")
+        for batch in batches:
+            for message in batch:
+                if not message.done:
+                    message.fail(failure)
+        raise
+
+
+# --- consuming ------------------------------------------------------------------
+
+
+def _timestamp(milliseconds: int) -> datetime.datetime | None:
+    if milliseconds < 0:
+        return None
+    return datetime.datetime.fromtimestamp(milliseconds / 1000, tz=datetime.UTC)
+
+
+def _check_read_from(read_from: ReadFrom) -> ReadFrom:
+    if read_from in ("earliest", "latest"):
+        return read_from
+    if isinstance(read_from, bool) or not isinstance(read_from, int) or read_from < 0:
+        raise ValueError(
+            f"read_from must be a message number (>= 0), 'earliest' or 'latest'; not {read_from!r}"
+        )
+    return read_from
+
+
+@attrs.define
+class ConsumerSession:
+    """A consumer's state: the topic and the number of the next message to read."""
+
+    options: ConsumerOptions
+    topic: str | None = None
+    position: ReadFrom = 1
+    _fetch_size: int = 0
+
+    def subscribe(self, topic: str, read_from: ReadFrom) -> None:
+        if not isinstance(topic, str) or not topic:
+            raise TypeError(f"topic must be a non-empty str, not {topic!r}")
+        self.position = _check_read_from(read_from)
+        self.topic = topic
+        self._fetch_size = self.options.max_bytes
+
+    def fetch_request(self, offset: int, wait: float) -> Request:
+        size = self._fetch_size or self.options.max_bytes
+        return Request(
+            _FETCH,
+            {
+                "replica_id": -1,
+                "max_wait_ms": max(0, int(wait * 1000)),
+                "min_bytes": 1,
+                "max_bytes": size,
+                "isolation_level": 0,
+                "session_id": 0,  # no fetch session: every request is a full fetch
+                "session_epoch": -1,
+                "topics": [{"topic": self.topic, "partitions": [{
+                    "partition": _PARTITION,
+                    "current_leader_epoch": -1,
+                    "fetch_offset": offset,
+                    "last_fetched_epoch": -1,
+                    "log_start_offset": -1,
+                    "partition_max_bytes": size,
+                }]}],
+                "forgotten_topics_data": [],
+                "rack_id": "",
+            },
+            wait=wait,
+        )
+
+    def list_offsets_request(self, timestamp: int) -> Request:
+        return Request(_LIST_OFFSETS, {
+            "replica_id": -1,
+            "isolation_level": 0,
+            "topics": [{"name": self.topic, "partitions": [{
+                "partition_index": _PARTITION,
+                "current_leader_epoch": -1,
+                "timestamp": timestamp,
+                "max_num_offsets": 1,
+            }]}],
+            "timeout_ms": int(self.options.request_timeout * 1000),
+        })
+
+    def decode(self, records: bytes | memoryview, offset: int) -> tuple[list[Message], int]:
+        """The messages at or after ``offset`` in a records field, and the next offset.
+
+        A trailing partial batch is left for the next fetch; records below
+        ``offset`` (a batch starts before the requested number) are skipped;
+        control batches (transaction markers) are stepped over.
+        """
+        topic = self.topic
+        assert topic is not None
+        messages: list[Message] = []
+        append = messages.append
+        next_offset = offset
+        batches = parse_records(records)
+        for batch in batches:
+            if batch.next_offset <= offset:
+                continue
+            next_offset = max(next_offset, batch.next_offset)
+            if batch.header.is_control:
+                continue
+            for record in batch.records:
+                if record.offset >= offset:
+                    append(Message(topic, record.offset,
+                                   record.value if record.value is not None else b"",
+                                   record.key, record.headers, _timestamp(record.timestamp)))
+        if records and not batches:
+            # a batch larger than the fetch size (brokers before Fetch v3 cut it short)
+            self._fetch_size = min(self._fetch_size * 2, 64 * 1024 * 1024)
+        else:
+            self._fetch_size = self.options.max_bytes
+        return messages, next_offset
+
+
+def _list_offset(session: ConsumerSession, timestamp: int) -> Plan[int | None]:
+    """The offset ListOffsets gives for ``timestamp``, or None if the topic does not exist."""
+    (body,) = yield _one(session.list_offsets_request(timestamp))
+    result = body.topics[0].partitions[0]
+    if result.error_code == _UNKNOWN_TOPIC_OR_PARTITION:
+        return None
+    if result.error_code:
+        raise _partition_error(result.error_code, f"listing offsets of {session.topic!r}")
+    offset: int = result.offset
+    return offset
+
+
+def resolve_position(session: ConsumerSession) -> Plan[None]:
+    """Turn "earliest"/"latest" into a message number.
+
+    While the topic does not exist both mean "from its first message", and
+    the position stays "earliest" until it does.
+    """
+    if isinstance(session.position, int):
+        return
+    timestamp = _EARLIEST_TIMESTAMP if session.position == "earliest" else _LATEST_TIMESTAMP
+    offset = yield from _list_offset(session, timestamp)
+    session.position = "earliest" if offset is None else offset
+
+
+def poll(session: ConsumerSession, timeout: float, clock: Clock) -> Plan[list[Message]]:
+    """Every message available from the position (up to ``max_bytes``), waiting up
+    to ``timeout`` seconds for one to arrive; advances the position past them.
+
+    A position below the log start (the messages expired) moves to the log
+    start, with a warning in the log. A position beyond the end of the log
+    waits for the log to reach it.
+    """
+    deadline = clock() + timeout
+    backoff = _Backoff()
+    while True:
+        remaining = max(0.0, deadline - clock())
+        yield from resolve_position(session)
+        position = session.position
+        if not isinstance(position, int):  # the topic does not exist yet
+            if remaining <= 0:
+                return []
+            yield Pause(min(backoff.next(), remaining))
+            continue
+        (body,) = yield _one(session.fetch_request(position, remaining))
+        result = body.responses[0].partitions[0]
+        code = result.error_code
+        if code == 0:
+            messages, next_offset = session.decode(result.records or b"", position)
+            session.position = next_offset
+            if messages or clock() >= deadline:
+                return messages
+            if next_offset == position:
+                # the broker answered early with nothing (it need not hold
+                # the request for the whole wait); do not spin
+                yield Pause(min(0.05, max(0.0, deadline - clock())))
+            continue
+        if code == _OFFSET_OUT_OF_RANGE:
+            start = yield from _list_offset(session, _EARLIEST_TIMESTAMP)
+            if start is not None and position < start:
+                logger.warning(
+                    "%s: messages %d to %d have expired; continuing from %d, the log start",
+                    session.topic, position, start - 1, start,
+                )
+                session.position = start
+                continue
+            # beyond the end of the log: wait for it to grow
+        elif not for_code(code).retriable:
+            raise _partition_error(code, f"reading {session.topic!r} from {position}")
+        if clock() >= deadline:
+            return []
+        yield Pause(min(backoff.next(), max(0.0, deadline - clock())))
