@@ -4,13 +4,12 @@
 drive it with bytes. What cannot be answered raises ``CloseConnection``
 with the reason, which the connection logs before closing:
 
-- an API key MiniKafka does not declare, or one it declares but does not
-  serve (Kafka closes the connection too: the protocol has no error
-  response for a request it cannot parse);
-- bytes that do not decode as the request they claim to be;
+- an API key MiniKafka does not serve (Kafka closes the connection too:
+  the protocol has no error response for a request it cannot parse);
 - a version outside what ApiVersions advertised, except for ApiVersions
   itself, which gets Kafka's version-0 UNSUPPORTED_VERSION reply listing
-  what is served.
+  what is served (checked from the fixed header, before decoding);
+- bytes that do not decode as the request they claim to be.
 """
 
 from __future__ import annotations
@@ -19,12 +18,12 @@ import inspect
 
 from minikafka.protocol.codec import (
     DecodeError,
-    UnknownApi,
-    UnsupportedVersion,
     decode_request,
     encode_response,
+    peek_request_header,
 )
 from minikafka.protocol.messages.api_versions import API_VERSIONS
+from minikafka.protocol.registry import api_for_key
 
 from .broker import Broker, CloseConnection, RequestContext
 from .config import Address
@@ -38,22 +37,23 @@ async def respond(payload: bytes, broker: Broker, *, local_address: Address,
                   peer: str = "-") -> bytes | None:
     """The response payload for a request payload, or None when none is to be sent."""
     try:
+        fixed = peek_request_header(payload)
+        route = HANDLERS.get(fixed.api_key)
+        if route is None:
+            declared = api_for_key(fixed.api_key)
+            raise CloseConnection(f"unknown api key {fixed.api_key}" if declared is None
+                                  else f"{declared.name} (api key {fixed.api_key}) is not served")
+        api, handler = route
+        lowest = api.served.start if api.advertised_min is None else api.advertised_min
+        if not lowest <= fixed.api_version < api.served.stop:
+            if api is API_VERSIONS:
+                return encode_response(API_VERSIONS, 0, fixed.correlation_id,
+                                       unsupported_version_body(served_apis()))
+            raise CloseConnection(f"{api.name} v{fixed.api_version} is not served "
+                                  f"(versions {lowest}-{api.served.stop - 1} are)")
         header, body = decode_request(payload)
-    except UnsupportedVersion as exc:
-        if exc.header.api_key == API_VERSIONS.key:
-            return encode_response(API_VERSIONS, 0, exc.header.correlation_id,
-                                   unsupported_version_body(served_apis()))
+    except DecodeError as exc:
         raise CloseConnection(str(exc)) from None
-    except (UnknownApi, DecodeError) as exc:
-        raise CloseConnection(str(exc)) from None
-    route = HANDLERS.get(header.api_key)
-    if route is None:
-        raise CloseConnection(f"api key {header.api_key} is declared but not served")
-    api, handler = route
-    lowest = api.served.start if api.advertised_min is None else api.advertised_min
-    if not lowest <= header.api_version < api.served.stop:
-        raise CloseConnection(f"{api.name} v{header.api_version} is not served "
-                              f"(versions {lowest}-{api.served.stop - 1} are)")
     ctx = RequestContext(broker, header, local_address, peer)
     result = handler(body, ctx)
     if inspect.isawaitable(result):
