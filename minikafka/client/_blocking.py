@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
@@ -269,6 +270,7 @@ class Consumer:
                            request_timeout=self.options.request_timeout,
                            retry_timeout=self.options.retry_timeout)
         self._session = ConsumerSession(self.options)
+        self._buffered: deque[Message] = deque()
         if topic is not None:
             self._session.subscribe(topic, read_from)
 
@@ -289,11 +291,14 @@ class Consumer:
     def read_from(self) -> ReadFrom:
         """The number of the next message ``poll`` returns ("earliest" or "latest"
         until the broker has been asked what that is)."""
+        if self._buffered:
+            return self._buffered[0].number
         return self._session.position
 
     def subscribe(self, topic: str, read_from: ReadFrom = 1) -> None:
         """Read ``topic`` from message number ``read_from``, "earliest" or "latest"."""
         self._session.subscribe(topic, read_from)
+        self._buffered.clear()
         self._link.run(resolve_position(self._session))
 
     def poll(self, timeout: float = 1.0) -> list[Message]:
@@ -301,11 +306,19 @@ class Consumer:
         to ``timeout`` seconds for the first; ``read_from`` moves past them."""
         if self._session.topic is None:
             raise NotSubscribed("the consumer has no topic; call subscribe() first")
+        if self._buffered:  # fetched for a ``for`` loop that stopped early
+            messages = list(self._buffered)
+            self._buffered.clear()
+            return messages
         return self._link.run(poll(self._session, timeout, time.monotonic))
 
     def __iter__(self) -> Iterator[Message]:
-        while True:
-            yield from self.poll(_ITERATION_WAIT)
+        return self
+
+    def __next__(self) -> Message:
+        while not self._buffered:
+            self._buffered.extend(self.poll(_ITERATION_WAIT))
+        return self._buffered.popleft()
 
     def close(self) -> None:
         self._link.close()
