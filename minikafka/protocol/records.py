@@ -85,7 +85,7 @@ Buffer = bytes | bytearray | memoryview
 Header = tuple[str, bytes | None]
 
 NO_TIMESTAMP = -1  # an empty batch's timestamps, as Kafka writes them
-MAGIC = 2
+_MAGIC = 2
 _INT32_MAX = 2**31 - 1
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _CRC = struct.Struct(">I")
@@ -279,7 +279,7 @@ class RecordBatchBuilder:
             base_offset=self.base_offset,
             batch_length=len(batch) - LOG_OVERHEAD,
             partition_leader_epoch=self.partition_leader_epoch,
-            magic=MAGIC,
+            magic=_MAGIC,
             crc=0,
             attributes=attributes,
             last_offset_delta=last_offset_delta,

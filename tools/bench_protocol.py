@@ -1,0 +1,173 @@
+"""Micro-benchmark of the protocol hot paths, in microseconds per operation.
+
+Measures (a) decoding a Produce v8 request that carries one 1 MiB batch
+through ``codec.decode_request``, with the compiled request structure (what
+the broker uses) and with the plain construct one; (b) reading that batch's
+fixed header (``BatchHeader.parse``) and validating it with its CRC-32C
+(``check_batch``); (c) decoding a 1,000-record batch fully with
+``parse_batch``, per codec, next to kafka-python's and aiokafka's readers of
+the same bytes when they are installed, and building it.
+
+Each figure is the best of several ``timeit`` runs. Run it on a quiet
+machine: ``python tools/bench_protocol.py [--repeat N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import sys
+import timeit
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from minikafka.protocol.api import Api
+from minikafka.protocol.batch_header import BatchHeader, check_batch
+from minikafka.protocol.codec import decode_request, encode_request
+from minikafka.protocol.compression import Codec, CodecUnavailable
+from minikafka.protocol.records import Record, build_batch, parse_batch
+from minikafka.protocol.registry import api_by_name
+
+MIB = 1024 * 1024
+PRODUCE_VERSION = 8
+BASE_TIMESTAMP = 1_700_000_000_000
+
+
+def best_microseconds(operation: Callable[[], object], repeat: int) -> float:
+    """Best time of ``repeat`` runs, each long enough (~0.2 s) to time reliably."""
+    timer = timeit.Timer(operation)
+    number, _ = timer.autorange()
+    return min(timer.repeat(repeat=repeat, number=number)) / number * 1e6
+
+
+def one_mib_batch() -> bytes:
+    """A 1 MiB batch of 1 KiB records, as a producer with batch.size=1MiB would send."""
+    value = bytes(range(256)) * 4
+    records = [Record(i, BASE_TIMESTAMP + i, b"key-%06d" % i, value) for i in range(1000)]
+    # Pad the last record's value so that the batch is exactly 1 MiB; the
+    # second try absorbs the longer length varints of the padded record.
+    padding = MIB - len(build_batch(records))
+    for _ in range(2):
+        records[-1] = Record(999, BASE_TIMESTAMP + 999, b"key-000999", value + b"\0" * padding)
+        batch = build_batch(records)
+        if len(batch) == MIB:
+            return batch
+        padding -= len(batch) - MIB
+    raise AssertionError(f"could not size the batch to 1 MiB ({len(batch)} bytes)")
+
+
+def thousand_records() -> list[Record]:
+    """1,000 typical small records: 10-byte key, 100-byte value, one header."""
+    return [
+        Record(i, BASE_TIMESTAMP + i, b"key-%06d" % i, (b"value-%06d " % i) * 8 + b"....",
+               (("trace", b"%08d" % i),))
+        for i in range(1000)
+    ]
+
+
+def produce_request(batch: bytes) -> bytes:
+    body = {
+        "transactional_id": None,
+        "acks": -1,
+        "timeout_ms": 30_000,
+        "topic_data": [{"name": "bench", "partition_data": [{"index": 0, "records": batch}]}],
+    }
+    return encode_request(api_by_name("Produce"), PRODUCE_VERSION, 1, body, "bench")
+
+
+@contextlib.contextmanager
+def plain_request_structure(api: Api, version: int) -> Iterator[None]:
+    """Make ``decode_request`` use the uncompiled structure, by seeding Api's compile cache."""
+    cache: dict[tuple[str, int], Any] = api._compiled
+    key = ("request", version)
+    saved = cache.pop(key, None)
+    cache[key] = api.requests[version]
+    try:
+        yield
+    finally:
+        del cache[key]
+        if saved is not None:
+            cache[key] = saved
+
+
+def client_readers() -> dict[str, Callable[[bytes], object]]:
+    """Kafka's Python clients' batch readers, for comparison, when installed."""
+    readers: dict[str, Callable[[bytes], object]] = {}
+    try:
+        from kafka.record.default_records import (  # type: ignore[import-untyped]
+            DefaultRecordBatch as KafkaPythonBatch,
+        )
+    except ImportError:
+        pass
+    else:
+        readers["kafka-python"] = lambda data: list(KafkaPythonBatch(data))
+    try:
+        from aiokafka.record.default_records import (  # type: ignore[import-untyped]
+            DefaultRecordBatch as AiokafkaBatch,
+        )
+    except ImportError:
+        pass
+    else:
+        readers["aiokafka (C extension)"] = lambda data: list(AiokafkaBatch(data))
+    return readers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timeit runs per figure (best kept)")
+    args = parser.parse_args(argv)
+    repeat: int = args.repeat
+
+    rows: list[tuple[str, float]] = []
+
+    def measure(label: str, operation: Callable[[], object]) -> None:
+        rows.append((label, best_microseconds(operation, repeat)))
+        print(f"  measured: {label}", file=sys.stderr, flush=True)
+
+    produce = api_by_name("Produce")
+    batch = one_mib_batch()
+    request = produce_request(batch)
+    _, body = decode_request(request)
+    assert bytes(body.topic_data[0].partition_data[0].records) == batch
+    measure(f"(a) decode_request Produce v{PRODUCE_VERSION}, one 1 MiB batch, compiled",
+            lambda: decode_request(request))
+    with plain_request_structure(produce, PRODUCE_VERSION):
+        assert produce.request(PRODUCE_VERSION) is produce.requests[PRODUCE_VERSION]
+        _, body = decode_request(request)
+        assert bytes(body.topic_data[0].partition_data[0].records) == batch
+        measure(f"(a) decode_request Produce v{PRODUCE_VERSION}, one 1 MiB batch, plain",
+                lambda: decode_request(request))
+
+    assert check_batch(batch).records_count == 1000
+    measure("(b) BatchHeader.parse, 1 MiB batch", lambda: BatchHeader.parse(batch))
+    measure("(b) check_batch (with CRC-32C), 1 MiB batch", lambda: check_batch(batch))
+
+    records = thousand_records()
+    readers = client_readers()
+    for codec in Codec:
+        try:
+            data = build_batch(records, compression=codec)
+        except CodecUnavailable as exc:
+            print(f"  skipped {codec.name.lower()}: {exc}", file=sys.stderr)
+            continue
+        assert list(parse_batch(data).records) == records
+        name = codec.name.lower()
+        measure(f"(c) parse_batch, 1,000 records, {name} ({len(data):,} bytes)",
+                functools.partial(parse_batch, data))
+        if codec is Codec.NONE:
+            measure("(c) build_batch, 1,000 records, none", lambda: build_batch(records))
+            for reader_name, read in readers.items():
+                measure(f"(c)   for comparison: {reader_name}, 1,000 records, none",
+                        functools.partial(read, data))
+
+    width = max(len(label) for label, _ in rows)
+    print(f"{'operation':<{width}}  {'µs/op':>12}")
+    print(f"{'-' * width}  {'-' * 12}")
+    for label, microseconds in rows:
+        print(f"{label:<{width}}  {microseconds:>12,.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
