@@ -94,6 +94,10 @@ def _chunk_to_json(view: memoryview, position: int) -> tuple[dict[str, Any], int
         if 0 <= length <= remaining - LOG_OVERHEAD:
             size = length + LOG_OVERHEAD
     chunk = bytes(view[position : position + size])
+    magic_at = LOG_OVERHEAD + 4  # after partitionLeaderEpoch (magic 2) or crc (magic 0 and 1)
+    if len(chunk) > magic_at and chunk[magic_at] != 2:
+        return {"error": f"magic {chunk[magic_at]} message set (Kafka before 0.11), "
+                f"not decoded", "raw": {"hex": chunk.hex()}}, size
     try:
         return _batch_to_json(chunk), size
     except (InvalidBatch, CodecUnavailable) as exc:
