@@ -57,9 +57,12 @@ def open_storage(config: Config) -> Storage:
     from minikafka.storage.file import FileBackend
 
     try:
-        return FileBackend(config.root_dir, fsync=config.fsync)
-    except (OSError, StorageError) as exc:
-        raise CommandError(f"cannot open the data directory {config.root_dir}: {exc}") from None
+        return FileBackend(config.root_dir, fsync=config.fsync,
+                           segment_bytes=config.segment_bytes, segment_ms=config.segment_age_ms)
+    except StorageError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot open {config.root_dir}: {exc}") from None
 
 
 def _describe(config: Config, server: Server) -> str:

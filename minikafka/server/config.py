@@ -37,6 +37,7 @@ __all__ = [
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 DURATION_FORM = "a duration such as 500ms, 3s, 10m, 1h30m or 7d"
+DEFAULT_SEGMENT_MS = 7 * 86_400_000
 
 
 class ConfigError(ValueError):
@@ -165,14 +166,21 @@ def _parse_bool(text: str) -> bool:
     raise ValueError("not a boolean")
 
 
-def _positive_int(minimum: int) -> Callable[[str], int]:
+def _whole_number(minimum: int, maximum: int = 2**63 - 1) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = text.strip().replace("_", "")
-        if not value.isdigit() or int(value) < minimum:
+        if not value.isdigit() or not minimum <= int(value) <= maximum:
             raise ValueError("not a whole number in range")
         return int(value)
 
     return parse
+
+
+def _parse_segment_time(text: str) -> int:
+    ms = parse_duration(text)
+    if ms <= 0:
+        raise ValueError("segment time must be longer than zero")
+    return ms
 
 
 def _parse_fsync(text: str) -> FsyncPolicy:
@@ -215,11 +223,19 @@ VARIABLES: tuple[Variable, ...] = (
              "Create a topic when a client asks for its metadata and allows creation, as "
              "Kafka's auto.create.topics.enable does."),
     Variable("MINIKAFKA_MAX_MESSAGE_BYTES", "max_message_bytes", "1048588",
-             "a whole number of bytes, at least 61",
+             "a whole number of bytes from 61 to 2147483647",
              "Largest record batch a producer may send (Kafka's message.max.bytes); larger "
              "ones get MESSAGE_TOO_LARGE."),
+    Variable("MINIKAFKA_SEGMENT_BYTES", "segment_bytes", "134217728",
+             "a whole number of bytes from 1024 to 2147483647",
+             "File storage: a partition starts a new segment file once the active one holds "
+             "this much. Retention deletes whole segments."),
+    Variable("MINIKAFKA_SEGMENT_TIME", "segment_ms", "7d, or the retention time if shorter",
+             DURATION_FORM + ", above zero",
+             "File storage: a partition starts a new segment file once the active one is this "
+             "old, so that expired messages' files can be deleted."),
     Variable("MINIKAFKA_MAX_FRAME_BYTES", "max_frame_bytes", "104857600",
-             "a whole number of bytes, at least 1024",
+             "a whole number of bytes from 1024 to 2147483647",
              "Largest request frame (Kafka's socket.request.max.bytes); a client announcing "
              "a larger one is disconnected before its bytes are read."),
 )
@@ -233,8 +249,10 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "fsync": _parse_fsync,
     "log_level": _parse_log_level,
     "auto_create_topics": _parse_bool,
-    "max_message_bytes": _positive_int(61),
-    "max_frame_bytes": _positive_int(1024),
+    "max_message_bytes": _whole_number(61, 2**31 - 1),
+    "max_frame_bytes": _whole_number(1024, 2**31 - 1),
+    "segment_bytes": _whole_number(1024, 2**31 - 1),
+    "segment_ms": _parse_segment_time,
 }
 
 
@@ -252,6 +270,15 @@ class Config:
     auto_create_topics: bool = True
     max_message_bytes: int = 1_048_588
     max_frame_bytes: int = 100 * 1024 * 1024
+    segment_bytes: int = 128 * 1024 * 1024
+    segment_ms: int | None = None  # None: the smaller of 7 days and the retention time
+
+    @property
+    def segment_age_ms(self) -> int:
+        """When the file storage rolls a segment by age."""
+        if self.segment_ms is not None:
+            return self.segment_ms
+        return min(DEFAULT_SEGMENT_MS, self.retention_ms)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Config:

@@ -73,18 +73,27 @@ def test_every_setting_is_read() -> None:
         "MINIKAFKA_AUTO_CREATE_TOPICS": "false",
         "MINIKAFKA_MAX_MESSAGE_BYTES": "2000000",
         "MINIKAFKA_MAX_FRAME_BYTES": "10000000",
+        "MINIKAFKA_SEGMENT_BYTES": "1048576",
+        "MINIKAFKA_SEGMENT_TIME": "1h",
     })
     assert config == Config(
         host=Address(None, 19092), advertised_host=Address("kafka.example", None),
         retention_ms=5_400_000, storage="memory", root_dir=Path("/var/lib/minikafka"),
         fsync=FsyncPolicy.always(), log_level="DEBUG", auto_create_topics=False,
         max_message_bytes=2_000_000, max_frame_bytes=10_000_000,
+        segment_bytes=1_048_576, segment_ms=3_600_000,
     )
     assert {variable.name for variable in VARIABLES} == {
         "MINIKAFKA_HOST", "MINIKAFKA_ADVERTISED_HOST", "MINIKAFKA_RETENTIONTIME",
         "MINIKAFKA_STORAGE", "MINIKAFKA_ROOT_DIR", "MINIKAFKA_FSYNC", "MINIKAFKA_LOG_LEVEL",
         "MINIKAFKA_AUTO_CREATE_TOPICS", "MINIKAFKA_MAX_MESSAGE_BYTES",
-        "MINIKAFKA_MAX_FRAME_BYTES"}
+        "MINIKAFKA_MAX_FRAME_BYTES", "MINIKAFKA_SEGMENT_BYTES", "MINIKAFKA_SEGMENT_TIME"}
+
+
+def test_segments_roll_no_later_than_the_retention_time() -> None:
+    assert Config().segment_age_ms == 7 * 86_400_000
+    assert Config(retention_ms=1000).segment_age_ms == 1000
+    assert Config(retention_ms=1000, segment_ms=5000).segment_age_ms == 5000
 
 
 def test_empty_values_take_the_default() -> None:
@@ -106,7 +115,9 @@ def test_empty_values_take_the_default() -> None:
         ("MINIKAFKA_LOG_LEVEL", "loud", "debug, info, warning"),
         ("MINIKAFKA_AUTO_CREATE_TOPICS", "maybe", "true or false"),
         ("MINIKAFKA_MAX_MESSAGE_BYTES", "1MB", "whole number of bytes"),
-        ("MINIKAFKA_MAX_FRAME_BYTES", "10", "at least 1024"),
+        ("MINIKAFKA_MAX_FRAME_BYTES", "10", "from 1024 to 2147483647"),
+        ("MINIKAFKA_SEGMENT_BYTES", "100", "from 1024 to 2147483647"),
+        ("MINIKAFKA_SEGMENT_TIME", "soon", "a duration"),
     ],
 )
 def test_bad_values_name_variable_value_and_what_is_accepted(

@@ -21,7 +21,9 @@ BAD_VALUES = {
     "MINIKAFKA_LOG_LEVEL": ("chatty", "debug, info, warning, error or critical"),
     "MINIKAFKA_AUTO_CREATE_TOPICS": ("perhaps", "true or false"),
     "MINIKAFKA_MAX_MESSAGE_BYTES": ("1MB", "a whole number of bytes"),
-    "MINIKAFKA_MAX_FRAME_BYTES": ("-5", "a whole number of bytes, at least 1024"),
+    "MINIKAFKA_MAX_FRAME_BYTES": ("-5", "a whole number of bytes from 1024 to 2147483647"),
+    "MINIKAFKA_SEGMENT_BYTES": ("3000000000", "a whole number of bytes from 1024 to 2147483647"),
+    "MINIKAFKA_SEGMENT_TIME": ("0ms", "a duration such as 500ms"),
 }
 
 
