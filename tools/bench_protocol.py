@@ -8,8 +8,8 @@ fixed header (``BatchHeader.parse``) and validating it with its CRC-32C
 ``parse_batch``, per codec, next to kafka-python's and aiokafka's readers of
 the same bytes when they are installed, and building it.
 
-Each figure is the best of several ``timeit`` runs. Run it on a quiet
-machine: ``python tools/bench_protocol.py [--repeat N]``.
+Each figure is the best of several ``timeit`` runs, taken in interleaved
+rounds. Run it on a quiet machine: ``python tools/bench_protocol.py [--repeat N]``.
 """
 
 from __future__ import annotations
@@ -34,11 +34,31 @@ PRODUCE_VERSION = 8
 BASE_TIMESTAMP = 1_700_000_000_000
 
 
-def best_microseconds(operation: Callable[[], object], repeat: int) -> float:
-    """Best time of ``repeat`` runs, each long enough (~0.2 s) to time reliably."""
-    timer = timeit.Timer(operation)
-    number, _ = timer.autorange()
-    return min(timer.repeat(repeat=repeat, number=number)) / number * 1e6
+Context = Callable[[], contextlib.AbstractContextManager[object]]
+
+
+def best_microseconds(
+    operations: list[tuple[str, Callable[[], object], Context]], repeat: int
+) -> list[tuple[str, float]]:
+    """Each operation's best time per call over ``repeat`` rounds.
+
+    Every round times every operation once (each run long enough, ~0.2 s, to
+    time reliably), so that a burst of load from elsewhere on the machine
+    costs each operation a round rather than skewing one against another.
+    """
+    timers = []
+    for label, operation, context in operations:
+        timer = timeit.Timer(operation)
+        with context():
+            number, _ = timer.autorange()
+        timers.append((label, timer, number, context))
+    best = {label: float("inf") for label, *_ in timers}
+    for round_number in range(repeat):
+        for label, timer, number, context in timers:
+            with context():
+                best[label] = min(best[label], timer.timeit(number) / number * 1e6)
+        print(f"  round {round_number + 1}/{repeat} done", file=sys.stderr, flush=True)
+    return [(label, best[label]) for label, *_ in timers]
 
 
 def one_mib_batch() -> bytes:
@@ -119,11 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeat: int = args.repeat
 
-    rows: list[tuple[str, float]] = []
+    operations: list[tuple[str, Callable[[], object], Context]] = []
 
-    def measure(label: str, operation: Callable[[], object]) -> None:
-        rows.append((label, best_microseconds(operation, repeat)))
-        print(f"  measured: {label}", file=sys.stderr, flush=True)
+    def measure(label: str, operation: Callable[[], object],
+                context: Context = contextlib.nullcontext) -> None:
+        operations.append((label, operation, context))
 
     produce = api_by_name("Produce")
     batch = one_mib_batch()
@@ -132,12 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     assert bytes(body.topic_data[0].partition_data[0].records) == batch
     measure(f"(a) decode_request Produce v{PRODUCE_VERSION}, one 1 MiB batch, compiled",
             lambda: decode_request(request))
-    with plain_request_structure(produce, PRODUCE_VERSION):
+    plain = functools.partial(plain_request_structure, produce, PRODUCE_VERSION)
+    with plain():
         assert produce.request(PRODUCE_VERSION) is produce.requests[PRODUCE_VERSION]
         _, body = decode_request(request)
         assert bytes(body.topic_data[0].partition_data[0].records) == batch
-        measure(f"(a) decode_request Produce v{PRODUCE_VERSION}, one 1 MiB batch, plain",
-                lambda: decode_request(request))
+    measure(f"(a) decode_request Produce v{PRODUCE_VERSION}, one 1 MiB batch, plain",
+            lambda: decode_request(request), plain)
 
     assert check_batch(batch).records_count == 1000
     measure("(b) BatchHeader.parse, 1 MiB batch", lambda: BatchHeader.parse(batch))
@@ -161,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                 measure(f"(c)   for comparison: {reader_name}, 1,000 records, none",
                         functools.partial(read, data))
 
+    rows = best_microseconds(operations, repeat)
     width = max(len(label) for label, _ in rows)
     print(f"{'operation':<{width}}  {'µs/op':>12}")
     print(f"{'-' * width}  {'-' * 12}")
