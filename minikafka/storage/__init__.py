@@ -15,6 +15,7 @@ from minikafka.storage.base import (
     TopicAlreadyExists,
     UnknownTopic,
 )
+from minikafka.storage.file import FileBackend
 from minikafka.storage.fsync import DEFAULT_FSYNC, FsyncPolicy
 from minikafka.storage.memory import MemoryBackend
 from minikafka.storage.names import validate_topic_name
@@ -24,6 +25,7 @@ __all__ = [
     "FIRST_OFFSET",
     "AppendResult",
     "Clock",
+    "FileBackend",
     "FsyncPolicy",
     "InvalidPartitions",
     "InvalidTopicConfig",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from minikafka.storage.base import Storage
+from minikafka.storage.file import FileBackend
 from minikafka.storage.memory import MemoryBackend
 
 
@@ -28,6 +29,12 @@ BackendFactory = Callable[[FakeClock, Path], Storage]
 
 BACKENDS: dict[str, BackendFactory] = {
     "memory": lambda clock, root: MemoryBackend(clock=clock),
+    "file": lambda clock, root: FileBackend(root, clock=clock, fsync="never"),
+    # Tiny segments and a dense index: most batches sit in a segment of their own,
+    # so every read, lookup and eviction crosses segment boundaries.
+    "file-tiny-segments": lambda clock, root: FileBackend(
+        root, clock=clock, fsync="always", segment_bytes=250, index_interval_bytes=0
+    ),
 }
 
 
