@@ -244,11 +244,13 @@ class DecodedFrame:
 _DECODE_ERRORS = (c.ConstructError, ValueError, OverflowError, struct.error, UnicodeDecodeError)
 
 
-def _decode_body(frame: DecodedFrame, structure: Any, compiled: Any,
-                 reader: ViewReader) -> None:
+def _decode_body(frame: DecodedFrame, structure: Any, reader: ViewReader) -> None:
+    # The declared structure, not its compiled form: construct's compiled Flag
+    # reads a missing byte as True instead of failing, which would hide a
+    # frame cut short inside trailing booleans.
     start = reader.tell()
     try:
-        value = compiled.parse_stream(reader)
+        value = structure.parse_stream(reader)
     except _DECODE_ERRORS:
         reader.seek(start)
         partial = parse_partial(structure, reader)
@@ -308,7 +310,7 @@ def decode_request_frame(raw: RawFrame, label: str | None = None) -> DecodedFram
     if header is not None:
         frame.client_id = header.get("client_id")
         frame.header_tagged_fields = _tags_json(header)
-        _decode_body(frame, api.requests[version], api.request(version), reader)
+        _decode_body(frame, api.requests[version], reader)
     return _note_truncation(frame, raw)
 
 
@@ -387,7 +389,7 @@ def decode_response_frame(raw: RawFrame, pairing: Pairing,
                             reader)
     if header is not None:
         frame.header_tagged_fields = _tags_json(header)
-        _decode_body(frame, api.responses[version], api.response(version), reader)
+        _decode_body(frame, api.responses[version], reader)
     return _note_truncation(frame, raw)
 
 
@@ -395,7 +397,7 @@ def _decodes(api: Api, version: int, payload: bytes) -> bool:
     reader = ViewReader(payload)
     try:
         RESPONSE_HEADERS[api.response_header_version(version)].parse_stream(reader)
-        api.response(version).parse_stream(reader)
+        api.responses[version].parse_stream(reader)
     except _DECODE_ERRORS:
         return False
     return reader.remaining() == 0
