@@ -214,9 +214,10 @@ VARIABLES: tuple[Variable, ...] = (
              "Data directory of the file storage; created if missing."),
     Variable("MINIKAFKA_FSYNC", "fsync", "1s",
              "always, never, or an interval such as 1s, 500ms or 2m",
-             "When appended data is forced to disk: before each produce is acknowledged "
-             "(`always`), at most this long after it was written, or when the operating "
-             "system decides (`never`)."),
+             "When the file storage forces appended data to disk: before each produce is "
+             "acknowledged (`always`: a power failure loses nothing acknowledged), once per "
+             "interval (loses up to about one interval), or when the operating system "
+             "decides (`never`). A crash of the broker alone loses nothing in any mode."),
     Variable("MINIKAFKA_LOG_LEVEL", "log_level", "info", "debug, info, warning, error or critical",
              "Lowest level of the log lines written to standard error."),
     Variable("MINIKAFKA_AUTO_CREATE_TOPICS", "auto_create_topics", "true", "true or false",

@@ -150,3 +150,15 @@ def test_load_config_reads_env_file_but_set_variables_win(
     config = load_config(env_file)
     assert (config.retention_ms, config.storage) == (600_000, "file")
 
+
+
+def test_readme_documents_every_variable_with_its_real_default() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `MINIKAFKA_")]
+    documented = {row.split("`")[1]: row.split("|")[2].strip() for row in rows}
+    assert list(documented) == [variable.name for variable in VARIABLES]
+    for variable in VARIABLES:
+        if variable.default and "," not in variable.default:
+            assert documented[variable.name] == f"`{variable.default}`"
+            # the documented default is what the broker uses when the variable is unset
+            assert Config.from_environ({variable.name: variable.default}) == Config()
