@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import attrs
@@ -67,12 +68,17 @@ class Proxy:
 
     ``out`` receives each frame as text (or one JSON object per line with
     ``as_json``) and a line per connection opened, closed or rewritten.
+    ``tap``, if given, is called with (connection label, "request" or
+    "response", bytes) for every chunk received from either side, before any
+    rewriting: enough to save a capture.
     """
 
-    def __init__(self, upstream: Address, out: TextIO, as_json: bool = False) -> None:
+    def __init__(self, upstream: Address, out: TextIO, as_json: bool = False,
+                 tap: Callable[[str, str, bytes], None] | None = None) -> None:
         self.upstream = upstream
         self.out = out
         self.as_json = as_json
+        self.tap = tap
         self.listen: Address | None = None
         self._advertised_host = ""
         self._bind_host = ""
@@ -150,6 +156,8 @@ class Proxy:
     async def _pump_requests(self, client: trio.SocketStream, upstream: trio.SocketStream,
                              conversation: Conversation) -> None:
         while data := await client.receive_some(_RECEIVE_SIZE):
+            if self.tap is not None:
+                self.tap(conversation.label or "", "request", bytes(data))
             # Print before forwarding, so that a request is always shown before its response.
             self._print(conversation.requests(data))
             await upstream.send_all(data)
@@ -164,6 +172,8 @@ class Proxy:
                               cancel_scope: trio.CancelScope) -> None:
         splitter = FrameSplitter()
         while data := await upstream.receive_some(_RECEIVE_SIZE):
+            if self.tap is not None:
+                self.tap(conversation.label or "", "response", bytes(data))
             if splitter.broken:
                 await client.send_all(data)
                 continue
