@@ -110,3 +110,29 @@ def test_start_line_and_clean_exit_on_signal(tmp_path: Path, signum: signal.Sign
     assert rest == ""
     assert f"{signum.name} received: stopping" in stderr
     assert "Traceback" not in stderr
+
+
+def test_an_unusable_data_directory_gives_one_line_and_status_1(tmp_path: Path) -> None:
+    (tmp_path / "not-a-directory").write_text("")
+    process = start(tmp_path, MINIKAFKA_HOST="127.0.0.1:0", MINIKAFKA_ROOT_DIR="not-a-directory")
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert stderr.startswith("minikafka serve: cannot open not-a-directory")
+    assert stderr.count("\n") == 1
+
+
+def test_a_data_directory_in_use_by_another_broker_is_refused(tmp_path: Path) -> None:
+    first = start(tmp_path, MINIKAFKA_HOST="127.0.0.1:0")
+    assert first.stdout is not None
+    assert first.stdout.readline().startswith("MiniKafka listening on")
+    try:
+        second = start(tmp_path, MINIKAFKA_HOST="127.0.0.1:0")
+        _, stderr = second.communicate(timeout=30)
+        assert second.returncode == 1
+        assert stderr.startswith("minikafka serve: ")
+        assert "in use by another process" in stderr
+        assert stderr.count("\n") == 1
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
+    assert first.returncode == 0
