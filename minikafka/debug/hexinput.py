@@ -63,9 +63,9 @@ def read_hex(text: str) -> HexInput:
     return HexInput(stream=_listing(lines))
 
 
-def _hex_columns(rest: str, line_number: int) -> bytes:
+def _hex_columns(rest: str, line_number: int, bars: bool = False) -> bytes:
     """The hex groups at the start of ``rest``, up to the ascii column."""
-    if "|" in rest:  # hexdump -C: ascii between bars, hex groups may be split by two spaces
+    if bars:  # hexdump -C: ascii between bars, hex groups may be split by two spaces
         rest = rest.split("|", 1)[0]
         tokens = rest.split()
     else:  # xxd, tcpdump: the ascii column follows two spaces
@@ -80,22 +80,52 @@ def _hex_columns(rest: str, line_number: int) -> bytes:
 
 def _listing(lines: list[str]) -> bytes:
     data = bytearray()
+    offsets = any(_is_offset_line(line) for line in lines)
+    repeat = False  # after a "*" line: the previous row repeats up to the next offset
+    previous = b""
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
         if not stripped:
             continue
-        if _HEX_ONLY.match(stripped) and ":" not in stripped:
+        if offsets and stripped == "*":
+            repeat = True
+            continue
+        if offsets and _HEX_TOKEN.match(stripped) and len(stripped) >= 7:
+            # hexdump's closing line: the offset just past the last byte
+            _fill(data, int(stripped, 16), previous, repeat, number)
+            repeat = False
+            continue
+        if not offsets and _HEX_ONLY.match(stripped):
             digits = "".join(stripped.split())
             if len(digits) % 2:
                 raise HexError(f"line {number}: odd number of hex digits")
             data += bytes.fromhex(digits)
             continue
         match = _OFFSET_LINE.match(line)
-        if match and (":" in line.split()[0] or "|" in line):
-            data += _hex_columns(match.group(2), number)
-            continue
-        raise HexError(f"line {number}: neither hex nor a hex listing line: {stripped[:40]!r}")
+        if match is None or not _is_offset_line(line):
+            raise HexError(f"line {number}: neither hex nor a hex listing line: "
+                           f"{stripped[:40]!r}")
+        _fill(data, int(match.group(1), 16), previous, repeat, number)
+        repeat = False
+        bars = not line.split(maxsplit=1)[0].endswith(":")
+        previous = _hex_columns(match.group(2), number, bars)
+        data += previous
     return bytes(data)
+
+
+def _is_offset_line(line: str) -> bool:
+    first = line.split(maxsplit=1)[0] if line.strip() else ""
+    return bool(_OFFSET_LINE.match(line)) and (first.endswith(":") or "|" in line)
+
+
+def _fill(data: bytearray, offset: int, row: bytes, repeat: bool, number: int) -> None:
+    """Bring ``data`` up to ``offset``, repeating ``row`` where a "*" elided rows."""
+    if offset != len(data) and repeat and row:
+        while len(data) < offset:
+            data += row[: offset - len(data)]
+    if offset != len(data):
+        raise HexError(f"line {number}: offset {offset:#x} does not follow the "
+                       f"{len(data):#x} bytes before it")
 
 
 # --- tcpdump -----------------------------------------------------------------
