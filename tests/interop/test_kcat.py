@@ -6,7 +6,9 @@ import subprocess
 
 import pytest
 
-from .daemon import Daemon
+from minikafka.protocol.compression import Codec
+
+from .daemon import Daemon, stored_batches
 
 pytestmark = pytest.mark.kcat
 
@@ -25,6 +27,8 @@ def test_produce_lines_and_consume_from_beginning(daemon: Daemon, topic: str) ->
     kcat(daemon, "-P", "-t", topic, "-z", "gzip", stdin="\n".join(lines).encode() + b"\n")
     output = kcat(daemon, "-C", "-t", topic, "-o", "beginning", "-e", "-f", "%o:%s\n")
     assert output.decode().splitlines() == [f"{n}:line {n}" for n in range(1, 101)]
+    # librdkafka 2.0 compresses only when the broker advertises Produce from version 0.
+    assert {header.compression for header in stored_batches(daemon, topic)} == {Codec.GZIP}
 
 
 def test_keys_headers_and_empty_values(daemon: Daemon, topic: str) -> None:
