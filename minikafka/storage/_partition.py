@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
+import crc32c
 
 from minikafka.protocol.batch_header import LOG_OVERHEAD, InvalidBatch
 from minikafka.storage._common import encode_base_offset, parse_appended
@@ -135,7 +136,7 @@ class Partition:
 
     def load(self, clean: bool) -> None:
         """Open the partition's segments, recovering them unless the last close was clean."""
-        state = read_json(self.directory / STATE_FILE) or {}
+        state = _open_state(self.directory / STATE_FILE, self.name)
         bases = self._segment_bases()
         saved_start = _int_or(state.get("log_start_offset"), FIRST_OFFSET)
         if not bases:
@@ -503,17 +504,26 @@ class Partition:
             raise StorageFailure(f"{self.name}: fsync failed: {error}") from error
         with self.lock:
             self.synced_offset = max(self.synced_offset, target)
-            if sealed:
-                for segment in sealed:
-                    if segment in self.unsynced_sealed:
-                        self.unsynced_sealed.remove(segment)
-                pending = self.unsynced_sealed[0] if self.unsynced_sealed else self.active
-                self.recovery_point = pending.base_offset
-                self._save_state()
+            if not sealed:
+                return
+            for segment in sealed:
+                if segment in self.unsynced_sealed:
+                    self.unsynced_sealed.remove(segment)
+            pending = self.unsynced_sealed[0] if self.unsynced_sealed else self.active
+            self.recovery_point = pending.base_offset
+            state = self._state()
+        # Outside the lock, so appends go on; sync_lock keeps state writers in order.
+        try:
+            write_atomically(self.directory / STATE_FILE, state)
+        except OSError as error:  # only the recovery point lags: a crash rescans more
+            raise StorageFailure(f"{self.name}: cannot save {STATE_FILE}: {error}") from error
+
+    def _state(self) -> bytes:
+        state = {"log_start_offset": self.log_start, "recovery_point": self.recovery_point}
+        return _seal_state(state)
 
     def _save_state(self) -> None:
-        state = {"log_start_offset": self.log_start, "recovery_point": self.recovery_point}
-        write_atomically(self.directory / STATE_FILE, json.dumps(state).encode())
+        write_atomically(self.directory / STATE_FILE, self._state())
 
     # -- reading ----------------------------------------------------------------
 
@@ -635,6 +645,28 @@ class Partition:
                     self.closed = True
                     for segment in self.segments:
                         segment.close()
+
+
+def _seal_state(state: dict[str, int]) -> bytes:
+    """The state file's bytes: the fields and a CRC-32C of them, so damage is noticed."""
+    payload = json.dumps(state, sort_keys=True)
+    return json.dumps({"state": state, "crc32c": crc32c.crc32c(payload.encode())}).encode()
+
+
+def _open_state(path: Path, name: str) -> dict[str, object]:
+    """The saved state, or {} (meaning: rescan everything) if it is missing or damaged."""
+    content = read_json(path)
+    if content is None:
+        if path.exists():
+            log.warning("%s: %s is unreadable; recovering from the first segment", name, path.name)
+        return {}
+    state = content.get("state")
+    payload = json.dumps(state, sort_keys=True).encode()
+    if not isinstance(state, dict) or content.get("crc32c") != crc32c.crc32c(payload):
+        log.warning("%s: %s fails its checksum; recovering from the first segment",
+                    name, path.name)
+        return {}
+    return state
 
 
 def _int_or(value: object, default: int) -> int:
