@@ -50,9 +50,17 @@ _API_VERSIONS_KEY = 18
 _UNSUPPORTED_VERSION = 35
 
 
+# A FrameError offset for a size prefix that cannot start a frame.
+_IN_PREFIX = -4
+
+
 @attrs.define
 class FrameError:
-    """Where a frame stopped making sense: ``offset`` is counted from the start of its payload."""
+    """Where a frame stopped making sense: ``offset`` is counted from the start of its payload.
+
+    An offset of -4 points at the size prefix itself: the stream could not be
+    split any further.
+    """
 
     offset: int
     reason: str
@@ -177,8 +185,10 @@ class DecodedFrame:
         out: dict[str, Any] = {}
         if self.label is not None:
             out["connection"] = self.label
-        out.update({"frame": self.index, "offset": self.offset, "size": self.size,
-                    "type": self.kind})
+        out.update({"frame": self.index, "offset": self.offset})
+        if self.error is None or self.error.offset >= 0:  # else the size is not one
+            out["size"] = self.size
+        out["type"] = self.kind
         if self.api is not None:
             out["api"] = self.api.name
             out["api_key"] = self.api.key
@@ -213,7 +223,10 @@ class DecodedFrame:
             parts.append(f"client_id={render_leaf(self.client_id)}")
         if self.request_index is not None:
             parts.append(f"(answers #{self.request_index})")
-        parts.append(f"[{self.size} bytes at byte {self.offset}]")
+        if self.error is not None and self.error.offset < 0:
+            parts.append(f"[unusable size prefix at byte {self.offset}]")
+        else:
+            parts.append(f"[{self.size} bytes at byte {self.offset}]")
         prefix = f"[{self.label}] " if self.label is not None else ""
         return prefix + " ".join(parts)
 
@@ -226,7 +239,9 @@ class DecodedFrame:
             lines.append(f"  header tagged_fields: {self.header_tagged_fields}")
         if self.body is not None and self.api is not None and self.api_version is not None:
             lines.extend(render(self._structure(), self.body))
-        if self.error is not None:
+        if self.error is not None and self.error.offset < 0:
+            lines.append(f"  !! stopped at byte {self.offset} of the stream: {self.error.reason}")
+        elif self.error is not None:
             where = f" in {self.error.field}" if self.error.field else ""
             lines.append(f"  !! stopped at byte {self.error.offset} of the frame (byte "
                          f"{self.offset + 4 + self.error.offset} of the stream){where}: "
@@ -285,7 +300,7 @@ def decode_request_frame(raw: RawFrame, label: str | None = None) -> DecodedFram
     """Decode a request frame as far as it goes."""
     frame = DecodedFrame("request", raw.index, raw.offset, raw.size, label=label)
     if raw.fatal:
-        frame.error = FrameError(0, raw.fatal)
+        frame.error = FrameError(_IN_PREFIX, raw.fatal)
         return frame
     payload = raw.payload
     if len(payload) < _FIXED_REQUEST.size:
@@ -355,7 +370,7 @@ def decode_response_frame(raw: RawFrame, pairing: Pairing,
     """Decode a response frame, as the request ``pairing`` knows it answers."""
     frame = DecodedFrame("response", raw.index, raw.offset, raw.size, label=label)
     if raw.fatal:
-        frame.error = FrameError(0, raw.fatal)
+        frame.error = FrameError(_IN_PREFIX, raw.fatal)
         return frame
     payload = raw.payload
     if len(payload) < 4:

@@ -168,7 +168,12 @@ def test_garbage_stops_at_an_impossible_size() -> None:
     assert not frame.ok
     assert frame.error.reason == ("invalid frame size 1195725856 (0x47455420): 27 bytes from "
                                   "here on cannot be split into frames")
-    assert "!! stopped at byte 0 of the frame (byte 4 of the stream)" in frame.render()
+    assert frame.render().splitlines() == [
+        "#1 request [unusable size prefix at byte 0]",
+        "  !! stopped at byte 0 of the stream: " + frame.error.reason,
+    ]
+    assert frame.to_json() == {"frame": 1, "offset": 0, "type": "request", "error": {
+        "offset": -4, "stream_offset": 0, "reason": frame.error.reason}}
 
 
 def test_a_negative_size_ends_the_stream_after_the_good_frames() -> None:
@@ -220,3 +225,28 @@ def test_api_versions_answered_with_v0_unsupported_version() -> None:
     assert frame.api_version == 0
     assert frame.note.startswith("decoded as v0")
     assert frame.body["error_code"] == 35
+
+
+def test_corrupted_captures_never_raise() -> None:
+    # Real frames with bytes overwritten or cut at random places: whatever
+    # comes out, decoding, rendering and JSON never raise.
+    import json
+    import random
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parent.parent / "data" / "debug"
+    requests = (data / "confluent-kafka" / "conn4.requests.bin").read_bytes()
+    responses = (data / "confluent-kafka" / "conn4.responses.bin").read_bytes()
+    generator = random.Random(11)
+    for _ in range(150):
+        damaged = [bytearray(requests), bytearray(responses)]
+        for stream in damaged:
+            for _ in range(generator.randrange(1, 4)):
+                stream[generator.randrange(len(stream))] = generator.randrange(256)
+        cut = generator.randrange(len(damaged[1]) + 1)
+        conversation = Conversation()
+        frames = conversation.requests(bytes(damaged[0]))
+        frames += conversation.responses(bytes(damaged[1][:cut])) + conversation.finish()
+        for frame in frames:
+            frame.render()
+            json.dumps(frame.to_json())
