@@ -103,6 +103,8 @@ class OffsetStore(Protocol):
     def commit(self, group: str, offsets: Mapping[TopicPartition, CommittedOffset]) -> int:
         """Record ``offsets`` for ``group``, all or nothing; returns a ticket for ``wait_durable``.
 
+        Each offset is stored with the store's clock as its commit time.
+
         When this returns the commit is visible to ``committed`` and, for a
         durable store, handed to the operating system.
         """
@@ -162,13 +164,16 @@ class MemoryOffsets:
 
     sync_on_append = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock = wall_clock_ms) -> None:
+        self._clock = clock
         self._table = _Table()
         self._lock = threading.Lock()
 
     def commit(self, group: str, offsets: Mapping[TopicPartition, CommittedOffset]) -> int:
+        now = self._clock()
+        stamped = {key: attrs.evolve(value, commit_timestamp_ms=now) for key, value in offsets.items()}
         with self._lock:
-            self._table.commit(group, offsets)
+            self._table.commit(group, stamped)
         return 0
 
     def wait_durable(self, ticket: int) -> None:

@@ -24,7 +24,7 @@ from minikafka.storage.offsets import (
 from .conftest import FakeClock
 
 STORES: dict[str, Callable[[Path, FakeClock], OffsetStore]] = {
-    "memory": lambda root, clock: MemoryOffsets(),
+    "memory": lambda root, clock: MemoryOffsets(clock=clock),
     "file": lambda root, clock: FileOffsets(root, fsync="never", clock=clock),
 }
 
@@ -52,6 +52,7 @@ def test_commits_are_read_back_and_later_ones_win(offsets: OffsetStore) -> None:
     offsets.commit("g", {("t", 0): at(5, "first"), ("t", 1): at(7, None, epoch=3)})
     offsets.commit("g", {("t", 0): at(9)})
     committed = offsets.committed("g")
+    assert {value.commit_timestamp_ms for value in committed.values()} == {1_700_000_000_000}
     assert {key: (value.offset, value.metadata, value.leader_epoch)
             for key, value in committed.items()} == {("t", 0): (9, "", -1), ("t", 1): (7, None, 3)}
     assert offsets.groups() == ["g"]
