@@ -46,6 +46,7 @@ __all__ = [
 Kind = Literal["request", "response"]
 _SIZE = struct.Struct(">i")
 _FIXED_REQUEST = struct.Struct(">hhi")
+_PRODUCE_KEY = 0
 _API_VERSIONS_KEY = 18
 _UNSUPPORTED_VERSION = 35
 
@@ -345,10 +346,15 @@ class Pairing:
         self._pending: dict[int, tuple[Api, int, int]] = {}
 
     def expect(self, frame: DecodedFrame) -> None:
-        """Remember a decoded request, so that its response can be decoded."""
-        if frame.api is not None and frame.api_version is not None and \
-                frame.correlation_id is not None:
-            self._pending[frame.correlation_id] = (frame.api, frame.api_version, frame.index)
+        """Remember a decoded request, so that its response can be decoded.
+
+        Produce requests with acks=0 get no response, so none is expected.
+        """
+        if frame.api is None or frame.api_version is None or frame.correlation_id is None:
+            return
+        if frame.api.key == _PRODUCE_KEY and (frame.body or {}).get("acks") == 0:
+            return
+        self._pending[frame.correlation_id] = (frame.api, frame.api_version, frame.index)
 
     def answer(self, correlation_id: int) -> tuple[Api, int, int | None] | None:
         """The (api, version, request index) a response answers, forgetting the request."""

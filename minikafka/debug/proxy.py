@@ -29,9 +29,25 @@ from .dump import Conversation, DecodedFrame, FrameSplitter, RawFrame
 __all__ = ["Address", "AddressError", "Proxy", "parse_address", "serve_proxy"]
 
 _RECEIVE_SIZE = 65536
+# How long a connection whose client stopped sending waits for the responses
+# still owed before the proxy hangs up on the broker.
+DRAIN_TIMEOUT_S = 5.0
 _WILDCARDS = {"", "0.0.0.0", "::"}
 # Responses that name brokers; clients connect to the addresses they give.
 _ADDRESS_APIS = {"Metadata", "FindCoordinator", "DescribeCluster"}
+
+
+@attrs.define
+class _Link:
+    """One relayed connection's shared state: its decoder and when to hang up."""
+
+    conversation: Conversation
+    client_done: bool = False
+    cancel_scope: trio.CancelScope | None = None
+
+    def close(self) -> None:
+        if self.cancel_scope is not None:
+            self.cancel_scope.cancel()
 
 
 class AddressError(ValueError):
@@ -141,20 +157,22 @@ class Proxy:
         self._event({"connection": label, "event": "connected", "client": peer,
                      "upstream": str(target)}, f"[{label}] {peer} connected, relaying to {target}")
         conversation = Conversation(label=label)
+        link = _Link(conversation)
         reason = "closed"
         async with client, upstream:
             try:
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._pump_requests, client, upstream, conversation)
-                    nursery.start_soon(self._pump_responses, upstream, client, conversation,
-                                       local_host, nursery.cancel_scope)
+                    link.cancel_scope = nursery.cancel_scope
+                    nursery.start_soon(self._pump_requests, client, upstream, link)
+                    nursery.start_soon(self._pump_responses, upstream, client, link, local_host)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 reason = f"closed: {exc or type(exc).__name__}"
         self._event({"connection": label, "event": "closed", "reason": reason},
                     f"[{label}] {reason}")
 
     async def _pump_requests(self, client: trio.SocketStream, upstream: trio.SocketStream,
-                             conversation: Conversation) -> None:
+                             link: _Link) -> None:
+        conversation = link.conversation
         while data := await client.receive_some(_RECEIVE_SIZE):
             if self.tap is not None:
                 self.tap(conversation.label or "", "request", bytes(data))
@@ -162,14 +180,21 @@ class Proxy:
             self._print(conversation.requests(data))
             await upstream.send_all(data)
         self._print(conversation.finish())
+        link.client_done = True
         try:
             await upstream.send_eof()
         except trio.ClosedResourceError:
             pass
+        # The client may only have closed its sending side (nc -N): relay the
+        # responses still owed, then hang up, whatever the broker does.
+        if not conversation.pairing.unanswered:
+            link.close()
+        await trio.sleep(DRAIN_TIMEOUT_S)
+        link.close()
 
     async def _pump_responses(self, upstream: trio.SocketStream, client: trio.SocketStream,
-                              conversation: Conversation, local_host: str,
-                              cancel_scope: trio.CancelScope) -> None:
+                              link: _Link, local_host: str) -> None:
+        conversation = link.conversation
         splitter = FrameSplitter()
         while data := await upstream.receive_some(_RECEIVE_SIZE):
             if self.tap is not None:
@@ -179,10 +204,12 @@ class Proxy:
                 continue
             for raw in splitter.feed(data):
                 await client.send_all(await self._response(raw, conversation, local_host))
+            if link.client_done and not conversation.pairing.unanswered:
+                link.close()
         for raw in splitter.finish():
             self._print([conversation.response_frame(raw)])
             await client.send_all(raw.payload if raw.fatal else _wire(raw))
-        cancel_scope.cancel()  # the broker hung up: so does the proxy
+        link.close()  # the broker hung up: so does the proxy
 
     async def _response(self, raw: RawFrame, conversation: Conversation,
                         local_host: str) -> bytes:

@@ -250,3 +250,13 @@ def test_corrupted_captures_never_raise() -> None:
         for frame in frames:
             frame.render()
             json.dumps(frame.to_json())
+
+
+def test_produce_with_acks_0_expects_no_response() -> None:
+    from minikafka.debug.build import encode_frame, request_body
+
+    produce = api_by_name("Produce")
+    body = request_body(produce, 8, {"topics": ["t"], "values": ["v"], "acks": 0})
+    conversation = Conversation()
+    conversation.requests(encode_frame("request", produce, 8, 1, body) + _metadata_request(2))
+    assert conversation.pairing.unanswered == [2]
