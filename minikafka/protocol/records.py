@@ -89,7 +89,6 @@ _MAGIC = 2
 _INT32_MAX = 2**31 - 1
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _CRC = struct.Struct(">I")
-_COPY_LIMIT = 1024  # mean record size up to which a batch is copied to bytes to decode
 
 
 class TimestampType(enum.IntEnum):
@@ -358,19 +357,25 @@ def _read_varint(data: Buffer, position: int) -> tuple[int, int]:
             raise _Overrun("varint longer than 10 bytes")
 
 
-_ZIGZAG = [(byte >> 1) ^ -(byte & 1) for byte in range(0x80)]  # one-byte varints
+# Decoded zigzag varints of one byte (index: the byte) and of two (index:
+# low 7 bits | second byte << 7), for the inlined fast paths below.
+_VARINT1 = [(bits >> 1) ^ -(bits & 1) for bits in range(1 << 7)]
+_VARINT2 = [(bits >> 1) ^ -(bits & 1) for bits in range(1 << 14)]
 
 
 def _decode_records(
-    data: Buffer, count: int, base_offset: int, base_timestamp: int, append_time: int | None
+    data: bytes, count: int, base_offset: int, base_timestamp: int, append_time: int | None
 ) -> tuple[Record, ...]:
-    # The hot loop of every consumer. Almost every varint here fits in one
-    # byte, so each read is inlined for that case (a table lookup) and falls
-    # back to _read_varint otherwise; this is about 20% faster than calling
-    # _read_varint for every field. Slicing past the end of ``data`` does not
-    # raise, so every length is checked against the record's end.
+    # The hot loop of every consumer, so it trades brevity for speed (about
+    # 1.5x faster than calling _read_varint for every field). Each varint
+    # read is inlined for one and two bytes, which covers nearly every
+    # length and delta, and falls back to _read_varint for longer ones.
+    # Slicing past the end of ``data`` does not raise, so every length is
+    # checked against the record's end; reading a byte past it raises
+    # IndexError.
     read = _read_varint
-    zigzag = _ZIGZAG
+    varint1 = _VARINT1
+    varint2 = _VARINT2
     end = len(data)
     position = 0
     records: list[Record] = []
@@ -380,37 +385,51 @@ def _decode_records(
         for index in range(count):  # noqa: B007 - index names the record in errors
             byte = data[position]
             if byte < 0x80:
-                length = zigzag[byte]
+                length = varint1[byte]
                 position += 1
+            elif data[position + 1] < 0x80:
+                length = varint2[(byte & 0x7F) | data[position + 1] << 7]
+                position += 2
             else:
                 length, position = read(data, position)
             record_end = position + length
             if length <= 0 or record_end > end:
                 raise _Overrun(f"length {length} with {end - position} bytes left")
-            # position + 1 skips the record attributes (an unused int8)
-            byte = data[position + 1]
-            if byte < 0x80:
-                timestamp_delta = zigzag[byte]
-                position += 2
-            else:
-                timestamp_delta, position = read(data, position + 1)
+
+            position += 1  # the record's attributes: an unused int8
             byte = data[position]
             if byte < 0x80:
-                offset_delta = zigzag[byte]
+                timestamp_delta = varint1[byte]
                 position += 1
+            elif data[position + 1] < 0x80:
+                timestamp_delta = varint2[(byte & 0x7F) | data[position + 1] << 7]
+                position += 2
+            else:
+                timestamp_delta, position = read(data, position)
+
+            byte = data[position]
+            if byte < 0x80:
+                offset_delta = varint1[byte]
+                position += 1
+            elif data[position + 1] < 0x80:
+                offset_delta = varint2[(byte & 0x7F) | data[position + 1] << 7]
+                position += 2
             else:
                 offset_delta, position = read(data, position)
 
             byte = data[position]
             if byte < 0x80:
-                size = zigzag[byte]
+                size = varint1[byte]
                 position += 1
+            elif data[position + 1] < 0x80:
+                size = varint2[(byte & 0x7F) | data[position + 1] << 7]
+                position += 2
             else:
                 size, position = read(data, position)
             if size >= 0:
                 if position + size > record_end:
                     raise _Overrun(f"key of {size} bytes")
-                key: bytes | None = bytes(data[position : position + size])
+                key: bytes | None = data[position : position + size]
                 position += size
             elif size == -1:
                 key = None
@@ -419,25 +438,59 @@ def _decode_records(
 
             byte = data[position]
             if byte < 0x80:
-                size = zigzag[byte]
+                size = varint1[byte]
                 position += 1
+            elif data[position + 1] < 0x80:
+                size = varint2[(byte & 0x7F) | data[position + 1] << 7]
+                position += 2
             else:
                 size, position = read(data, position)
             if size >= 0:
                 if position + size > record_end:
                     raise _Overrun(f"value of {size} bytes")
-                value: bytes | None = bytes(data[position : position + size])
+                value: bytes | None = data[position : position + size]
                 position += size
             elif size == -1:
                 value = None
             else:
                 raise _Overrun(f"value length {size}")
 
-            headers: tuple[Header, ...] = ()
-            if data[position] == 0:  # no headers
+            byte = data[position]
+            if byte == 0:  # no headers
                 position += 1
+                headers: tuple[Header, ...] = ()
             else:
-                headers, position = _decode_headers(data, position, record_end)
+                header_count, position = read(data, position)
+                if header_count < 0 or header_count > record_end - position:
+                    raise _Overrun(f"header count {header_count}")
+                header_list: list[Header] = []
+                for _ in range(header_count):
+                    byte = data[position]
+                    if byte < 0x80:
+                        size = varint1[byte]
+                        position += 1
+                    else:
+                        size, position = read(data, position)
+                    if size < 0 or position + size > record_end:
+                        raise _Overrun(f"header key length {size}")
+                    name = data[position : position + size].decode("utf-8")
+                    position += size
+                    byte = data[position]
+                    if byte < 0x80:
+                        size = varint1[byte]
+                        position += 1
+                    else:
+                        size, position = read(data, position)
+                    if size >= 0:
+                        if position + size > record_end:
+                            raise _Overrun(f"header value of {size} bytes")
+                        header_list.append((name, data[position : position + size]))
+                        position += size
+                    elif size == -1:
+                        header_list.append((name, None))
+                    else:
+                        raise _Overrun(f"header value length {size}")
+                headers = tuple(header_list)
 
             if position != record_end:
                 raise _Overrun(f"fields end at {position - record_end:+d} bytes from its length")
@@ -459,54 +512,15 @@ def _decode_records(
     return tuple(records)
 
 
-def _decode_headers(data: Buffer, position: int, record_end: int) -> tuple[tuple[Header, ...], int]:
-    # Inlined one-byte varints as in _decode_records.
-    read = _read_varint
-    zigzag = _ZIGZAG
-    count, position = read(data, position)
-    if count < 0 or count > record_end - position:
-        raise _Overrun(f"header count {count}")
-    headers: list[Header] = []
-    for _ in range(count):
-        byte = data[position]
-        if byte < 0x80:
-            size = zigzag[byte]
-            position += 1
-        else:
-            size, position = read(data, position)
-        if size < 0 or position + size > record_end:
-            raise _Overrun(f"header key length {size}")
-        name = str(data[position : position + size], "utf-8")
-        position += size
-        byte = data[position]
-        if byte < 0x80:
-            size = zigzag[byte]
-            position += 1
-        else:
-            size, position = read(data, position)
-        if size >= 0:
-            if position + size > record_end:
-                raise _Overrun(f"header value of {size} bytes")
-            headers.append((name, bytes(data[position : position + size])))
-            position += size
-        elif size == -1:
-            headers.append((name, None))
-        else:
-            raise _Overrun(f"header value length {size}")
-    return tuple(headers), position
-
-
 def _parse_checked(data: Buffer, offset: int, header: BatchHeader) -> RecordBatch:
-    records_data: Buffer = memoryview(data)[offset + BATCH_HEADER_SIZE : offset + header.size]
+    compressed = memoryview(data)[offset + BATCH_HEADER_SIZE : offset + header.size]
     if header.compression == Codec.NONE:
-        # Slicing bytes is cheaper than slicing a memoryview and copying the
-        # slice, so small records are decoded from one copy of the batch;
-        # large ones are copied once, straight out of the view.
-        if len(records_data) < _COPY_LIMIT * max(header.records_count, 1):
-            records_data = bytes(records_data)
+        # One copy: slices of bytes are the records' keys and values, where
+        # slices of a memoryview would each need a second copy.
+        records_data = bytes(compressed)
     else:
         try:
-            records_data = decompress(header.compression, records_data)
+            records_data = decompress(header.compression, compressed)
         except UnknownCodec as exc:
             raise InvalidBatch(str(exc)) from None
         except DecompressionFailed as exc:
