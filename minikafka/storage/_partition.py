@@ -254,9 +254,15 @@ class Partition:
             if following is not None:
                 segment.seal()
                 self.unsynced_sealed.append(segment)
-        for segment in segments[keep:]:
-            cut.append(f"deleted {segment.log_path.name} ({segment.log_path.stat().st_size} "
-                       "bytes) after the corrupt point")
+        dropped = segments[keep:]
+        if dropped:
+            dropped_bytes = sum(segment.log_path.stat().st_size for segment in dropped)
+            cut.append(
+                f"deleted the {len(dropped)} later segments ({dropped_bytes} bytes, "
+                f"{dropped[0].log_path.name} to {dropped[-1].log_path.name}) "
+                "after the corrupt point"
+            )
+        for segment in dropped:
             segment.delete()
         del segments[keep:], self.base_offsets[keep:]
         self.active.open_active()
