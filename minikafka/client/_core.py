@@ -69,7 +69,11 @@ _LATEST_TIMESTAMP = -1  # ListOffsets: the offset the next message will get
 _OFFSET_OUT_OF_RANGE = 1
 _UNKNOWN_TOPIC_OR_PARTITION = 3
 _LEADER_NOT_AVAILABLE = 5
-_DUPLICATE_SEQUENCE_NUMBER = 46
+_OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+_DUPLICATE_SEQUENCE_NUMBER = 46  # the batch was written before; its retry was dropped
+# Produce requests in flight at once, as Kafka's producer allows (and the
+# most an idempotent producer may have: brokers remember five batches).
+MAX_IN_FLIGHT = 5
 _NO_TOPIC_ID = uuid.UUID(int=0)  # Metadata v10+: ask by name
 _PARTITION = 0  # MiniKafka's topics have one partition; the clients use partition 0 only
 _RECORD_OVERHEAD = 24  # generous bytes of framing per record, for batch-size estimates
@@ -549,39 +553,46 @@ def produce(session: ProducerSession, topic: str,
             batches: Sequence[Sequence[PendingMessage]], clock: Clock) -> Plan[None]:
     """Send ``batches`` of one topic, in order, and resolve each message's number.
 
-    Retriable errors (the topic being created, a leader moving, a timeout)
-    are retried until ``retry_timeout``; then, or on any other error, the
-    error is raised and the messages not yet written are failed with it.
+    Up to ``MAX_IN_FLIGHT`` requests are pipelined. Retriable errors (the
+    topic being created, a leader moving, a timeout) are retried until
+    ``retry_timeout``; then, or on any other error, the error is raised and
+    the messages not yet written are failed with it.
     """
     try:
         yield from ensure_topic(session.known_topics, topic, session.options.retry_timeout, clock)
         if session.options.idempotent and session.producer_id < 0:
             yield from init_producer_id(session, clock)
         encoded = [session.build_batch(topic, batch) for batch in batches]
-        pending = list(range(len(batches)))
         deadline = clock() + session.options.retry_timeout
         backoff = _Backoff()
-        while pending:
-            bodies = yield Send(tuple(session.produce_request(topic, encoded[i]) for i in pending))
-            retry: list[int] = []
-            for index, body in zip(pending, bodies, strict=True):
+        queue = list(range(len(batches)))
+        while queue:
+            window, queue = queue[:MAX_IN_FLIGHT], queue[MAX_IN_FLIGHT:]
+            bodies = yield Send(tuple(session.produce_request(topic, encoded[i]) for i in window))
+            failed: list[int] = []
+            for index, body in zip(window, bodies, strict=True):
                 if body is None:  # acks=0: the broker does not answer
                     for message in batches[index]:
                         message.resolve(-1)
                     continue
                 result = body.responses[0].partition_responses[0]
                 code = result.error_code
-                if code == 0:
+                if code in (0, _DUPLICATE_SEQUENCE_NUMBER):
                     for position, message in enumerate(batches[index]):
-                        message.resolve(result.base_offset + position)
-                elif retry or (for_code(code).retriable and clock() < deadline):
-                    # once one batch is retried, the later ones must follow it to keep order
-                    retry.append(index)
+                        message.resolve(result.base_offset + position
+                                        if result.base_offset >= 0 else -1)
+                elif clock() < deadline and (
+                    for_code(code).retriable
+                    # an idempotent batch behind a failed one is out of sequence
+                    # only because of it: resend it after that one
+                    or (failed and code == _OUT_OF_ORDER_SEQUENCE_NUMBER)
+                ):
+                    failed.append(index)
                 else:
                     raise _partition_error(code, f"producing to {topic!r}",
                                            getattr(result, "error_message", None))
-            pending = retry
-            if pending:
+            if failed:
+                queue = failed + queue
                 yield Pause(backoff.next())
     except BaseException as error:
         if session.producer_id >= 0:
