@@ -4,7 +4,7 @@ Examples:
   minikafka frame ApiVersions | nc -q1 localhost 9092 | minikafka dump --api ApiVersions:3
   minikafka frame Metadata --topic demo
   minikafka frame Produce --topic demo --key k --value hello --value world
-  minikafka frame Fetch --topic demo --offset 0
+  minikafka frame Fetch --topic demo --offset 1
   minikafka frame ListOffsets --topic demo --timestamp -1
   minikafka frame JoinGroup --version 5 --template > join.json   # edit, then:
   minikafka frame --json join.json
@@ -55,7 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--acks", type=int, default=-1, help="Produce: acks (default -1)")
     parser.add_argument("--timeout-ms", type=int, default=30000,
                         help="Produce: timeout (default 30000)")
-    parser.add_argument("--offset", type=int, default=0, help="Fetch: first offset (default 0)")
+    parser.add_argument("--offset", type=int,
+                        help="Fetch: the offset to read from (MiniKafka numbers messages from 1, "
+                        "Kafka from 0; ListOffsets --timestamp -2 tells)")
     parser.add_argument("--max-wait-ms", type=int, default=500,
                         help="Fetch: how long the broker may wait for data (default 500)")
     parser.add_argument("--max-bytes", type=int, default=1024 * 1024,

@@ -290,13 +290,20 @@ def _fetch(options: Mapping[str, Any], version: int) -> dict[str, Any]:
         "topics": [{"topic": topic, "partitions": [{
             "partition": options.get("partition", 0),
             "current_leader_epoch": -1,
-            "fetch_offset": options.get("offset", 0),
+            "fetch_offset": _required(options, "offset", "Fetch needs --offset"),
             "log_start_offset": -1,
             "partition_max_bytes": max_bytes,
         }]}],
         "forgotten_topics_data": [],
         "rack_id": "",
     }
+
+
+def _required(options: Mapping[str, Any], name: str, message: str) -> Any:
+    value = options.get(name)
+    if value is None:
+        raise BuildError(message)
+    return value
 
 
 def _list_offsets(options: Mapping[str, Any], version: int) -> dict[str, Any]:

@@ -154,6 +154,16 @@ class Proxy:
                         f"[{label}] {peer}: cannot connect to {target}: {exc}")
             await client.aclose()
             return
+        # The broker may name itself by the address reached rather than the one
+        # given (127.0.0.1 for localhost): both lead to the same proxy port.
+        route = self._routes.get(target)
+        if route is not None:
+            try:
+                reached = _address_of(upstream.socket.getpeername())
+            except OSError:
+                reached = None
+            if reached is not None:
+                self._routes.setdefault(reached, route)
         self._event({"connection": label, "event": "connected", "client": peer,
                      "upstream": str(target)}, f"[{label}] {peer} connected, relaying to {target}")
         conversation = Conversation(label=label)
@@ -281,12 +291,19 @@ def _broker_entries(tree: Any) -> list[dict[str, Any]]:
     return found
 
 
+def _address_of(name: Any) -> Address | None:
+    try:
+        return Address(str(name[0]), int(name[1]))
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 def _peer(stream: trio.SocketStream) -> str:
     try:
-        host, port = stream.socket.getpeername()[:2]
+        address = _address_of(stream.socket.getpeername())
     except OSError:
         return "?"
-    return str(Address(host, port))
+    return str(address) if address is not None else "?"
 
 
 async def _resolve(host: str) -> str:

@@ -132,6 +132,7 @@ def test_hex_output_reads_back_with_dump_hex(capsysbinary: pytest.CaptureFixture
     (["Metadata", "--version", "99"], "Metadata v99 is not declared"),
     (["Produce", "--topic", "t"], "Produce needs at least one --value"),
     (["Fetch"], "Fetch needs exactly one --topic"),
+    (["Fetch", "--topic", "t"], "Fetch needs --offset"),
     (["JoinGroup"], "for JoinGroup write JSON (see --template) and use --json"),
     ([], "name an API"),
     (["Metadata", "--json", "x.json"], "--json takes the API and fields from the file"),
