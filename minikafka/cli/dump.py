@@ -26,7 +26,9 @@ frame, which `minikafka frame --json` turns back into the same bytes.
 With --proxy, listen on LISTEN_ADDR, relay every connection to --upstream and
 print both directions live. Broker addresses in Metadata and
 FindCoordinator responses are rewritten to the proxy's own (one extra
-listening port per broker), so clients keep talking through it.
+listening port per broker), so clients keep talking through it; each
+rewrite is shown in a "note:" line. With --json, connections opening and
+closing are printed as objects with an "event" key among the frames.
 """
 
 from __future__ import annotations

@@ -237,7 +237,9 @@ class DecodedFrame:
         if self.note:
             lines.append(f"  note: {self.note}")
         if self.header_tagged_fields:
-            lines.append(f"  header tagged_fields: {self.header_tagged_fields}")
+            tags = ", ".join(f"{tag}: {render_leaf(value)}"
+                             for tag, value in self.header_tagged_fields.items())
+            lines.append(f"  header tagged_fields: {{{tags}}}")
         if self.body is not None and self.api is not None and self.api_version is not None:
             lines.extend(render(self._structure(), self.body))
         if self.error is not None and self.error.offset < 0:
