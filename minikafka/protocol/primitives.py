@@ -55,7 +55,9 @@ Int32 = c.Int32sb
 Int64 = c.Int64sb
 UInt32 = c.Int32ub
 Float64 = c.Float64b
-Boolean = c.Flag
+# Not construct's Flag: compiled, Flag reads a missing byte as True, so a frame cut
+# before a trailing boolean would decode. A struct field raises on a short read.
+Boolean = c.FormatField(">", "?")
 # Kafka's varint and varlong are zigzag-encoded LEB128; unsigned varints are plain LEB128.
 VarInt = c.ZigZag
 VarLong = c.ZigZag
