@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -81,10 +82,20 @@ def test_the_readme_netcat_session_runs_as_written(tmp_path: Path) -> None:
         assert len(steps) >= 10
         script = "".join(f"printf '\\n{MARK}{index}\\n'\n{{ {local(command)}\n}} 2>&1\n"
                          for index, (command, _) in enumerate(steps))
-        ran = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, timeout=120,
-                             capture_output=True, text=True)
-        outputs = ran.stdout.split(f"\n{MARK}")[1:]
-        assert len(outputs) == len(steps), ran.stdout + ran.stderr
+        # Its own process group, so that whatever the session leaves running
+        # (the backgrounded proxy, if a step fails before `kill $!`) ends with it.
+        session = subprocess.Popen(["bash", "-c", script], cwd=tmp_path, env=env, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=True)
+        try:
+            stdout, stderr = session.communicate(timeout=120)
+        finally:
+            try:
+                os.killpg(session.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        outputs = stdout.split(f"\n{MARK}")[1:]
+        assert len(outputs) == len(steps), stdout + stderr
         for (command, expected), output in zip(steps, outputs, strict=True):
             actual = output.split("\n", 1)[1].splitlines() if "\n" in output else []
             expected = [local(line) for line in expected]
