@@ -105,15 +105,20 @@ class Proxy:
 
     async def serve(self, listen: Address, *,
                     task_status: trio.TaskStatus[Address] = trio.TASK_STATUS_IGNORED) -> None:
-        """Listen on ``listen`` until cancelled; reports the bound address when started."""
+        """Listen on ``listen`` until cancelled; reports the bound address when started.
+
+        OSError from resolving or binding ``listen`` propagates before anything
+        is reported.
+        """
+        # Bound before the nursery opens, so that a bad address is a plain OSError.
+        self._bind_host = await _resolve(listen.host)
+        self._advertised_host = listen.host if listen.host not in _WILDCARDS else ""
+        listeners = await trio.open_tcp_listeners(listen.port, host=self._bind_host)
+        port = listeners[0].socket.getsockname()[1]
+        self.listen = Address(listen.host or self._bind_host, port)
+        self._routes[self.upstream] = self.listen
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            self._bind_host = await _resolve(listen.host)
-            self._advertised_host = listen.host if listen.host not in _WILDCARDS else ""
-            listeners = await trio.open_tcp_listeners(listen.port, host=self._bind_host)
-            port = listeners[0].socket.getsockname()[1]
-            self.listen = Address(listen.host or self._bind_host, port)
-            self._routes[self.upstream] = self.listen
             self._event({"event": "listening", "address": str(self.listen),
                          "upstream": str(self.upstream)},
                         f"proxy: listening on {self.listen}, relaying to {self.upstream}")

@@ -190,3 +190,17 @@ def test_a_pipe_of_garbage_exits_1_without_a_traceback() -> None:
                            timeout=30)
     assert (shown.returncode, shown.stderr) == (1, b"")
     assert b"the stream ends after 3 of the frame's 8 bytes" in shown.stdout
+
+
+def test_a_proxy_address_in_use_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, out, err = _dump(capsys, "--proxy", f"127.0.0.1:{port}", "--upstream",
+                                 "127.0.0.1:9")
+    assert (status, out) == (1, "")
+    assert err == f"minikafka dump: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
