@@ -176,4 +176,9 @@ def _proxy(args: argparse.Namespace, fixed: tuple[Api, int] | None) -> int:
         trio.run(serve_proxy, listen, upstream, sys.stdout, args.json)
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.proxy}: {exc.strerror or exc}") from None
+    except BaseExceptionGroup as group:
+        # Output piped into a program that exited (`| head`): stop quietly.
+        if group.split(BrokenPipeError)[1] is None:
+            return 0
+        raise
     return 0
