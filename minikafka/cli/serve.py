@@ -37,8 +37,9 @@ from minikafka.server.config import (
 )
 from minikafka.server.server import Server
 from minikafka.storage.base import Storage, StorageError
+from minikafka.storage.offsets import FileOffsets, MemoryOffsets, OffsetStore
 
-__all__ = ["add_arguments", "open_storage", "run"]
+__all__ = ["add_arguments", "open_offsets", "open_storage", "run"]
 
 logger = logging.getLogger("minikafka.serve")
 
@@ -88,9 +89,19 @@ async def _watch_signals(server: Server, cancel_scope: trio.CancelScope) -> None
             stopping = True
 
 
-async def _serve(config: Config, storage: Storage) -> OSError | None:
+def open_offsets(config: Config) -> OffsetStore:
+    """Where committed offsets are kept: beside the file storage's data, or in memory."""
+    if config.storage == "memory":
+        return MemoryOffsets()
+    try:
+        return FileOffsets(config.root_dir, fsync=config.fsync)
+    except StorageError as exc:
+        raise CommandError(str(exc)) from None
+
+
+async def _serve(config: Config, storage: Storage, offsets: OffsetStore) -> OSError | None:
     """Run the server; returns the OSError that kept it from listening, if any."""
-    server = Server(storage, config)
+    server = Server(storage, config, offsets=offsets)
     failure: OSError | None = None
 
     async def serve_then_stop(task_status: trio.TaskStatus[Any]) -> None:
@@ -121,7 +132,11 @@ def run(args: argparse.Namespace) -> int:
         logger.warning("%s", warning)
     storage = open_storage(config)
     try:
-        failure = trio.run(_serve, config, storage)
+        offsets = open_offsets(config)  # after the storage, which locks the data directory
+        try:
+            failure = trio.run(_serve, config, storage, offsets)
+        finally:
+            offsets.close()
     finally:
         storage.close()
     if isinstance(failure, socket.gaierror):

@@ -13,12 +13,15 @@ import attrs
 from minikafka.protocol.codec import RequestHeader
 from minikafka.storage._common import wall_clock_ms
 from minikafka.storage.base import Clock, Storage
+from minikafka.storage.offsets import MemoryOffsets, OffsetStore
 
 from .config import Address, Config
+from .groups import GroupCoordinator, GroupSettings
 from .idempotence import ProducerStates
 from .signals import PartitionSignals
 
-__all__ = ["CLUSTER_ID", "NODE_ID", "Broker", "CloseConnection", "RequestContext"]
+__all__ = ["CLUSTER_ID", "NODE_ID", "Broker", "CloseConnection", "RequestContext",
+           "group_coordinator"]
 
 NODE_ID = 0  # the one broker of the cluster, also its controller
 # Kafka's cluster ids are 22 characters of URL-safe base64; clients only compare them.
@@ -31,7 +34,11 @@ class CloseConnection(Exception):
 
 @attrs.define
 class Broker:
-    """Everything a request handler may use, beyond the request itself."""
+    """Everything a request handler may use, beyond the request itself.
+
+    ``groups`` coordinates consumer groups; it keeps committed offsets in
+    memory unless given a durable store (``Server`` passes the one it gets).
+    """
 
     storage: Storage
     config: Config = attrs.Factory(Config)
@@ -40,11 +47,23 @@ class Broker:
         default=attrs.Factory(lambda self: ProducerStates(self.clock), takes_self=True)
     )
     signals: PartitionSignals = attrs.Factory(PartitionSignals)
+    groups: GroupCoordinator = attrs.field(
+        default=attrs.Factory(
+            lambda self: group_coordinator(self.config, MemoryOffsets(clock=self.clock)),
+            takes_self=True,
+        )
+    )
 
     @property
     def stopping(self) -> bool:
         """True once shutdown began: long polls answer at once."""
         return self.signals.closed
+
+
+def group_coordinator(config: Config, offsets: OffsetStore) -> GroupCoordinator:
+    """The consumer-group coordinator ``config`` describes, keeping offsets in ``offsets``."""
+    settings = GroupSettings(initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms)
+    return GroupCoordinator(offsets, settings)
 
 
 @attrs.frozen

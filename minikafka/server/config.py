@@ -239,6 +239,15 @@ VARIABLES: tuple[Variable, ...] = (
              "a whole number of bytes from 1024 to 2147483647",
              "Largest request frame (Kafka's socket.request.max.bytes); a client announcing "
              "a larger one is disconnected before its bytes are read."),
+    Variable("MINIKAFKA_DEFAULT_PARTITIONS", "default_partitions", "1",
+             "a whole number from 1 to 100000",
+             "Partitions of a topic created automatically, or by CreateTopics without a "
+             "count (Kafka's num.partitions)."),
+    Variable("MINIKAFKA_GROUP_INITIAL_REBALANCE_DELAY", "group_initial_rebalance_delay_ms",
+             "300ms", DURATION_FORM + ", or 0s",
+             "How long the first rebalance of an empty consumer group waits for more members "
+             "(Kafka's group.initial.rebalance.delay.ms, 3s there), once more each time one "
+             "arrives, up to the members' rebalance timeout."),
 )
 
 _PARSERS: dict[str, Callable[[str], object]] = {
@@ -254,6 +263,8 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "max_frame_bytes": _whole_number(1024, 2**31 - 1),
     "segment_bytes": _whole_number(1024, 2**31 - 1),
     "segment_ms": _parse_segment_time,
+    "default_partitions": _whole_number(1, 100_000),
+    "group_initial_rebalance_delay_ms": parse_duration,
 }
 
 
@@ -273,6 +284,8 @@ class Config:
     max_frame_bytes: int = 100 * 1024 * 1024
     segment_bytes: int = 128 * 1024 * 1024
     segment_ms: int | None = None  # None: the smaller of 7 days and the retention time
+    default_partitions: int = 1
+    group_initial_rebalance_delay_ms: int = 300
 
     @property
     def segment_age_ms(self) -> int:

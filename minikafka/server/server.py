@@ -8,8 +8,8 @@
 ``serve`` listens, reports the first bound address through ``task_status``,
 and runs until ``shutdown()``: then it stops accepting, lets each connection
 finish the request it is handling (long polls answer at once), waits for
-them (at most ``SHUTDOWN_GRACE_S``), and flushes the storage. Closing the
-storage is left to whoever opened it.
+them (at most ``SHUTDOWN_GRACE_S``), and flushes the storage and the
+committed offsets. Closing them is left to whoever opened them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import trio
 
 from minikafka.storage._common import wall_clock_ms
 from minikafka.storage.base import Clock, Storage
+from minikafka.storage.offsets import MemoryOffsets, OffsetStore
 
-from .broker import Broker
+from .broker import Broker, group_coordinator
 from .config import Address, Config
 from .connection import Connection
 from .retention import run_retention
@@ -41,13 +42,19 @@ class Server:
     storage: Storage
     config: Config = attrs.Factory(Config)
     clock: Clock = wall_clock_ms
+    # Committed offsets of consumer groups; memory unless the opener passes a durable
+    # store (``minikafka serve`` opens storage.offsets.FileOffsets next to the data).
+    offsets: OffsetStore = attrs.field(
+        default=attrs.Factory(lambda self: MemoryOffsets(clock=self.clock), takes_self=True)
+    )
     broker: Broker = attrs.field(init=False)
     addresses: list[Address] = attrs.field(init=False, factory=list)
     _connections: set[Connection] = attrs.field(init=False, factory=set)
     _stop: trio.Event = attrs.field(init=False, factory=trio.Event)
 
     def __attrs_post_init__(self) -> None:
-        self.broker = Broker(self.storage, self.config, self.clock)
+        self.broker = Broker(self.storage, self.config, self.clock,
+                             groups=group_coordinator(self.config, self.offsets))
 
     @property
     def address(self) -> Address:
@@ -76,18 +83,21 @@ class Server:
         async with trio.open_nursery() as connections:
             async with trio.open_nursery() as accepting:
                 accepting.start_soon(run_retention, self.broker)
+                await accepting.start(self.broker.groups.serve_timers)
                 accepting.start_soon(self._accept, listeners, connections)
                 task_status.started(self.addresses[0])
                 await self._stop.wait()
                 accepting.cancel_scope.cancel()
             logger.info("stopping: finishing requests in flight")
             self.broker.signals.notify_all()
+            self.broker.groups.close()  # JoinGroup/SyncGroup waiting for a rebalance: answered
             for connection in list(self._connections):
                 connection.stop()
             connections.cancel_scope.deadline = trio.current_time() + SHUTDOWN_GRACE_S
         if connections.cancel_scope.cancelled_caught:
             logger.warning("connections still busy after %.0fs were cut off", SHUTDOWN_GRACE_S)
         await trio.to_thread.run_sync(self.storage.flush)
+        await trio.to_thread.run_sync(self.offsets.flush)
         logger.info("stopped")
 
     async def _accept(self, listeners: list[trio.SocketListener],

@@ -75,6 +75,8 @@ def test_every_setting_is_read() -> None:
         "MINIKAFKA_MAX_FRAME_BYTES": "10000000",
         "MINIKAFKA_SEGMENT_BYTES": "1048576",
         "MINIKAFKA_SEGMENT_TIME": "1h",
+        "MINIKAFKA_DEFAULT_PARTITIONS": "3",
+        "MINIKAFKA_GROUP_INITIAL_REBALANCE_DELAY": "0s",
     })
     assert config == Config(
         host=Address(None, 19092), advertised_host=Address("kafka.example", None),
@@ -82,12 +84,14 @@ def test_every_setting_is_read() -> None:
         fsync=FsyncPolicy.always(), log_level="DEBUG", auto_create_topics=False,
         max_message_bytes=2_000_000, max_frame_bytes=10_000_000,
         segment_bytes=1_048_576, segment_ms=3_600_000,
+        default_partitions=3, group_initial_rebalance_delay_ms=0,
     )
     assert {variable.name for variable in VARIABLES} == {
         "MINIKAFKA_HOST", "MINIKAFKA_ADVERTISED_HOST", "MINIKAFKA_RETENTIONTIME",
         "MINIKAFKA_STORAGE", "MINIKAFKA_ROOT_DIR", "MINIKAFKA_FSYNC", "MINIKAFKA_LOG_LEVEL",
         "MINIKAFKA_AUTO_CREATE_TOPICS", "MINIKAFKA_MAX_MESSAGE_BYTES",
-        "MINIKAFKA_MAX_FRAME_BYTES", "MINIKAFKA_SEGMENT_BYTES", "MINIKAFKA_SEGMENT_TIME"}
+        "MINIKAFKA_MAX_FRAME_BYTES", "MINIKAFKA_SEGMENT_BYTES", "MINIKAFKA_SEGMENT_TIME",
+        "MINIKAFKA_DEFAULT_PARTITIONS", "MINIKAFKA_GROUP_INITIAL_REBALANCE_DELAY"}
 
 
 def test_segments_roll_no_later_than_the_retention_time() -> None:

@@ -62,9 +62,11 @@ async def test_api_versions_lists_only_what_is_served(broker: Broker, version: i
     response = await call(broker, API_VERSIONS, version, body)
     assert response.error_code == 0
     advertised = {item.api_key: (item.min_version, item.max_version) for item in response.api_keys}
-    assert advertised == {0: (0, 8), 1: (4, 11), 2: (1, 5), 3: (1, 8), 10: (0, 2), 18: (0, 3),
-                          22: (0, 1)}
-    assert api_by_name("JoinGroup").key not in advertised  # declared, not served by this broker
+    assert advertised == {0: (0, 8), 1: (4, 11), 2: (1, 5), 3: (1, 8), 8: (2, 7), 9: (1, 5),
+                          10: (0, 2), 11: (2, 5), 12: (0, 3), 13: (0, 3), 14: (0, 3), 15: (0, 4),
+                          16: (0, 2), 18: (0, 3), 19: (2, 4), 20: (1, 3), 22: (0, 1), 32: (1, 3),
+                          37: (0, 1), 42: (0, 1)}
+    assert api_by_name("SaslHandshake").key not in advertised  # declared, not served by this broker
 
 
 async def test_api_versions_above_served_gets_version_0_unsupported_reply(broker: Broker) -> None:
@@ -74,7 +76,8 @@ async def test_api_versions_above_served_gets_version_0_unsupported_reply(broker
     correlation_id, body = decode_response(API_VERSIONS, 0, response)
     assert correlation_id == 41
     assert body.error_code == errors.UnsupportedVersionError.code
-    assert {item.api_key for item in body.api_keys} == {0, 1, 2, 3, 10, 18, 22}
+    assert {item.api_key for item in body.api_keys} == {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15,
+                                                         16, 18, 19, 20, 22, 32, 37, 42}
 
 
 # --- requests that cannot be answered ------------------------------------------
@@ -85,7 +88,8 @@ async def test_api_versions_above_served_gets_version_0_unsupported_reply(broker
     [
         (raw_header(999, 0, 1), "unknown api key 999"),
         (raw_header(FETCH.key, 3, 1) + b"\x00" * 20, "Fetch v3 is not served"),
-        (raw_header(api_by_name("JoinGroup").key, 2, 1), "JoinGroup .api key 11. is not served"),
+        (raw_header(api_by_name("SaslHandshake").key, 1, 1),
+         "SaslHandshake .api key 17. is not served"),
         (raw_header(METADATA.key, 1, 1) + b"\x00\x00\x00\x05\x00", "Metadata v1 request"),
         (b"\x00\x03", "shorter than a request header"),
     ],

@@ -2,7 +2,8 @@
 
 MiniKafka is a cluster of one: broker ``NODE_ID`` leads every partition,
 is its only replica and the controller. A requested topic that does not
-exist is created (with one partition) when the broker allows it
+exist is created (with MINIKAFKA_DEFAULT_PARTITIONS partitions, 1 unless
+set) when the broker allows it
 (MINIKAFKA_AUTO_CREATE_TOPICS) and the request does too (versions 4 and up
 say so; versions 1-3 always allow it, as in Kafka).
 """
@@ -23,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 # authorized_operations when the client did not ask for them (Kafka's INT32_MIN).
 _OPERATIONS_NOT_REQUESTED = -(2**31)
-_DEFAULT_PARTITIONS = 1
 
 
 def _partition(index: int) -> dict[str, Any]:
@@ -79,15 +79,17 @@ def handle_metadata(request: Any, ctx: RequestContext) -> dict[str, Any]:
 
 def _create(ctx: RequestContext, name: str) -> dict[str, Any]:
     storage = ctx.broker.storage
+    partitions = ctx.broker.config.default_partitions
     try:
-        storage.create_topic(name, _DEFAULT_PARTITIONS)
+        storage.create_topic(name, partitions)
     except InvalidTopicName as exc:
         logger.info("%s asked for metadata of an invalid topic: %s", ctx.peer, exc)
         return _topic(name, errors.InvalidTopicException.code, 0)
     except TopicAlreadyExists:  # created meanwhile, e.g. by CreateTopics
-        return _topic(name, 0, storage.topics().get(name, _DEFAULT_PARTITIONS))
+        return _topic(name, 0, storage.topics().get(name, partitions))
     except StorageError as exc:
         logger.error("cannot create topic %r: %s", name, exc)
         return _topic(name, errors.KafkaStorageError.code, 0)
-    logger.info("created topic %s (%d partition) for %s", name, _DEFAULT_PARTITIONS, ctx.peer)
-    return _topic(name, 0, storage.topics().get(name, _DEFAULT_PARTITIONS))
+    logger.info("created topic %s (%d partition%s) for %s", name, partitions,
+                "" if partitions == 1 else "s", ctx.peer)
+    return _topic(name, 0, storage.topics().get(name, partitions))
