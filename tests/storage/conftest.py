@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from minikafka.storage.base import Storage
+from minikafka.storage.base import Storage, StorageFailure
 from minikafka.storage.file import FileBackend
 from minikafka.storage.memory import MemoryBackend
 
@@ -41,6 +41,37 @@ BACKENDS: dict[str, BackendFactory] = {
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+Opener = Callable[..., FileBackend]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def open_backend(root: Path, clock: FakeClock) -> Iterator[Opener]:
+    """Opens FileBackends (on ``root`` unless told otherwise); closes them after the test.
+
+    Options default to the test's clock and ``fsync="never"``.
+    """
+    opened: list[FileBackend] = []
+
+    def opener(path: Path | None = None, **options: object) -> FileBackend:
+        options.setdefault("clock", clock)
+        options.setdefault("fsync", "never")
+        backend = FileBackend(path or root, **options)  # type: ignore[arg-type]
+        opened.append(backend)
+        return backend
+
+    yield opener
+    for backend in opened:
+        try:
+            backend.close()
+        except StorageFailure:
+            pass  # a test that broke the disk on purpose
 
 
 @pytest.fixture(params=sorted(BACKENDS))

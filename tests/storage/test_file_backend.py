@@ -1,4 +1,4 @@
-"""What only the file backend promises: files, restarts, recovery, fsync policies, retention on disk.
+"""What only the file backend promises: its files, restarts, crash recovery, fsync policies.
 
 A "crash" here is a copy of the data directory taken while the backend is
 open: exactly the files a SIGKILLed process leaves (its writes are in the
@@ -10,10 +10,9 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,71 +20,14 @@ import pytest
 from minikafka.storage import _segment
 from minikafka.storage.base import (
     InvalidTopicName,
-    OffsetOutOfRange,
     StorageFailure,
     UnknownTopic,
 )
-from minikafka.storage.file import FileBackend
 from minikafka.storage.fsync import FsyncPolicy
 
 from .batches import as_stored, headers_of, make_batch, sized_batch, values_of
-from .conftest import FakeClock
-
-HOUR = 3_600_000
-
-Opener = Callable[..., FileBackend]
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def open_backend(root: Path, clock: FakeClock) -> Iterator[Opener]:
-    """Opens backends (on ``root`` unless told otherwise) and closes them after the test."""
-    opened: list[FileBackend] = []
-
-    def opener(path: Path | None = None, **options: object) -> FileBackend:
-        options.setdefault("clock", clock)
-        options.setdefault("fsync", "never")
-        backend = FileBackend(path or root, **options)  # type: ignore[arg-type]
-        opened.append(backend)
-        return backend
-
-    yield opener
-    for backend in opened:
-        try:
-            backend.close()
-        except StorageFailure:
-            pass
-
-
-def crash_copy(root: Path, to: Path) -> Path:
-    """The directory as a SIGKILL would leave it: copied while the backend is open.
-
-    The background flusher may replace a file meanwhile; one that vanishes
-    mid-copy is left out, as it would be from a crash at that moment.
-    """
-    for directory, _, files in os.walk(root):
-        target = to / Path(directory).relative_to(root)
-        target.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            try:
-                shutil.copy2(Path(directory) / name, target / name)
-            except FileNotFoundError:
-                pass
-    return to
-
-
-def all_records(backend: FileBackend, topic: str = "t", partition: int = 0) -> bytes:
-    start = backend.log_start_offset(topic, partition)
-    return bytes(backend.read(topic, partition, start, 1 << 30).records)
-
-
-def segment_files(root: Path, partition: str = "t-0", suffix: str = ".log") -> list[str]:
-    return sorted(path.name for path in (root / partition).glob(f"*{suffix}"))
-
+from .conftest import FakeClock, Opener
+from .files import all_records, crash_copy, segment_files
 
 # -- layout -----------------------------------------------------------------
 
@@ -291,82 +233,6 @@ def test_damaged_indexes_on_a_clean_open_are_rebuilt(
     assert caplog.text.count("rebuilding") == 2
 
 
-def test_numbering_continues_across_eviction_and_restart_with_an_empty_log(
-    open_backend: Opener, root: Path, tmp_path: Path, clock: FakeClock
-) -> None:
-    backend = open_backend()
-    backend.create_topic("t")
-    for _ in range(5):
-        backend.append("t", 0, [make_batch()])
-    clock.advance(HOUR + 1)
-    assert backend.evict(clock.now, HOUR) == 5
-    assert segment_files(root) == ["00000000000000000006.log"]
-    crashed = crash_copy(root, tmp_path / "crashed")
-    backend.close()
-    for path in (root, crashed):
-        reopened = open_backend(path)
-        assert (reopened.log_start_offset("t", 0), reopened.high_watermark("t", 0)) == (6, 6)
-        assert reopened.append("t", 0, [make_batch()]).base_offset == 6
-
-
-def test_the_log_start_survives_a_restart_inside_a_segment(
-    open_backend: Opener, root: Path, tmp_path: Path, clock: FakeClock
-) -> None:
-    backend = open_backend()
-    backend.create_topic("t")
-    for _ in range(3):
-        backend.append("t", 0, [make_batch([b"old"])])
-    clock.advance(HOUR)
-    backend.append("t", 0, [make_batch([b"young"])])
-    clock.advance(1)
-    assert backend.evict(clock.now, HOUR) == 3
-    assert len(segment_files(root)) == 1  # the segment still holds "young"
-    crashed = crash_copy(root, tmp_path / "crashed")
-    backend.close()
-    for path in (root, crashed):
-        reopened = open_backend(path)
-        assert reopened.log_start_offset("t", 0) == 4
-        with pytest.raises(OffsetOutOfRange):
-            reopened.read("t", 0, 1, 1024)
-        assert [v for _, v in values_of(reopened.read("t", 0, 4, 1024).records)] == [b"young"]
-        assert reopened.offset_for_timestamp("t", 0, 0) == 4
-
-
-def test_store_times_survive_restarts_and_crashes(
-    open_backend: Opener, root: Path, tmp_path: Path, clock: FakeClock
-) -> None:
-    backend = open_backend(segment_bytes=300)
-    backend.create_topic("t")
-    for _ in range(4):
-        backend.append("t", 0, [make_batch(timestamp=0)])
-        clock.advance(10 * 60_000)
-    crashed = crash_copy(root, tmp_path / "crashed")
-    backend.close()
-    clock.advance(HOUR)  # the first append is now 100 minutes old, the last 70
-    for path in (root, crashed):
-        reopened = open_backend(path)
-        assert reopened.evict(clock.now, 85 * 60_000) == 2
-        assert reopened.log_start_offset("t", 0) == 3
-
-
-def test_a_lost_time_index_tail_is_estimated_from_batch_timestamps(
-    open_backend: Opener, root: Path, tmp_path: Path, clock: FakeClock
-) -> None:
-    # A power failure can lose index writes that the log's writes survived.
-    backend = open_backend()
-    backend.create_topic("t")
-    backend.append("t", 0, [make_batch(timestamp=clock.now)])
-    clock.advance(2 * HOUR)
-    backend.append("t", 0, [make_batch(timestamp=clock.now)])
-    crashed = crash_copy(root, tmp_path / "crashed")
-    (crashed / "t-0" / "00000000000000000001.timeindex").write_bytes(b"")
-    clock.advance(1)
-    recovered = open_backend(crashed)
-    assert recovered.evict(clock.now, HOUR) == 1
-    assert recovered.high_watermark("t", 0) == 3
-    assert recovered.log_start_offset("t", 0) == 2
-
-
 def test_leftovers_of_interrupted_topic_operations_are_removed(
     open_backend: Opener, root: Path
 ) -> None:
@@ -404,44 +270,6 @@ def test_deleted_topics_stay_deleted_and_recreated_ones_start_at_one(
     assert reopened.topics() == {"t": 3}
     assert reopened.high_watermark("t", 1) == 1
     assert reopened.high_watermark("t", 2) == 2
-
-
-# -- retention on disk -------------------------------------------------------
-
-
-def test_whole_segments_are_deleted_once_all_their_messages_expire(
-    open_backend: Opener, root: Path, clock: FakeClock
-) -> None:
-    backend = open_backend(segment_bytes=700)
-    backend.create_topic("t")
-    for _ in range(9):  # 300-byte batches, two to a 700-byte segment
-        backend.append("t", 0, [sized_batch(300)])
-        clock.advance(60_000)
-    assert len(segment_files(root)) == 5
-    # Now the batches are 9, 8, ... 1 minutes old. Keep those younger than 5.5 minutes.
-    assert backend.evict(clock.now, 5 * 60_000 + 30_000) == 4
-    assert backend.log_start_offset("t", 0) == 5
-    assert segment_files(root) == [
-        "00000000000000000005.log", "00000000000000000007.log", "00000000000000000009.log",
-    ]
-    for suffix in (".index", ".timeindex"):
-        assert len(segment_files(root, suffix=suffix)) == 3
-    assert headers_of(backend.read("t", 0, 5, 1 << 20).records)[0].base_offset == 5
-
-
-def test_an_expired_message_is_never_read_even_inside_a_kept_segment(
-    open_backend: Opener, clock: FakeClock
-) -> None:
-    backend = open_backend()
-    backend.create_topic("t")
-    backend.append("t", 0, [make_batch([b"expired"])])
-    clock.advance(HOUR)
-    backend.append("t", 0, [make_batch([b"young"])])
-    clock.advance(1)
-    backend.evict(clock.now, HOUR)
-    with pytest.raises(OffsetOutOfRange):
-        backend.read("t", 0, 1, 1 << 20)
-    assert [v for _, v in values_of(backend.read("t", 0, 2, 1 << 20).records)] == [b"young"]
 
 
 # -- durability --------------------------------------------------------------
