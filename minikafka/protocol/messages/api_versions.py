@@ -26,6 +26,9 @@ ApiVersionsRequestV3 = c.Struct(
     "client_software_version" / CompactString,
     "tagged_fields" / TaggedFields,
 )
+# bumped: KAFKA-17011 lets SupportedFeatures.MinVersion be 0; no change on the wire.
+# Current clients (kafka-python 3, librdkafka 2.x) open every connection with v4.
+ApiVersionsRequestV4 = ApiVersionsRequestV3
 
 _api_version = c.Struct(
     "api_key" / Int16,
@@ -58,6 +61,7 @@ ApiVersionsResponseV3 = c.Struct(
     "throttle_time_ms" / Int32,
     "tagged_fields" / TaggedFields,
 )
+ApiVersionsResponseV4 = ApiVersionsResponseV3  # bumped: see ApiVersionsRequestV4
 
 API_VERSIONS = Api(
     key=18,
@@ -67,13 +71,15 @@ API_VERSIONS = Api(
         1: ApiVersionsRequestV1,
         2: ApiVersionsRequestV2,
         3: ApiVersionsRequestV3,
+        4: ApiVersionsRequestV4,
     },
     responses={
         0: ApiVersionsResponseV0,
         1: ApiVersionsResponseV1,
         2: ApiVersionsResponseV2,
         3: ApiVersionsResponseV3,
+        4: ApiVersionsResponseV4,
     },
-    served=range(0, 4),
+    served=range(0, 5),
     flexible_from=3,
 )
