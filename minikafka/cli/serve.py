@@ -35,6 +35,7 @@ from minikafka.server.config import (
     load_config,
     unknown_variables,
 )
+from minikafka.server.security import load_security
 from minikafka.server.server import Server
 from minikafka.storage.base import Storage, StorageError
 from minikafka.storage.offsets import FileOffsets, MemoryOffsets, OffsetStore
@@ -124,6 +125,7 @@ async def _serve(config: Config, storage: Storage, offsets: OffsetStore) -> OSEr
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.env_file)
+        load_security(config)  # certificate, key and users file: checked before anything opens
     except ConfigError as exc:
         raise CommandError(str(exc), status=2) from None
     logging.basicConfig(level=config.log_level, stream=sys.stderr,

@@ -187,6 +187,23 @@ def _parse_fsync(text: str) -> FsyncPolicy:
     return FsyncPolicy.parse(text)
 
 
+def _parse_positive_duration(text: str) -> int:
+    ms = parse_duration(text)
+    if ms <= 0:
+        raise ValueError("the duration must be longer than zero")
+    return ms
+
+
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _parse_sasl_mechanisms(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(name.strip().upper() for name in text.split(",")))
+    if not names or any(name not in SASL_MECHANISMS for name in names):
+        raise ValueError("not a list of SASL mechanisms")
+    return names
+
+
 @attrs.frozen
 class Variable:
     """One ``MINIKAFKA_`` variable, as the README's table documents it."""
@@ -248,6 +265,36 @@ VARIABLES: tuple[Variable, ...] = (
              "How long the first rebalance of an empty consumer group waits for more members "
              "(Kafka's group.initial.rebalance.delay.ms, 3s there), once more each time one "
              "arrives, up to the members' rebalance timeout."),
+    Variable("MINIKAFKA_MAX_CONNECTIONS", "max_connections", "1000",
+             "a whole number from 1 to 1000000",
+             "Most client connections open at once; one more is closed as soon as it is "
+             "accepted, with a warning in the log, while the open ones are served as before. "
+             "Kafka's max.connections has no limit by default; this one keeps a connection "
+             "flood within the usual limit of 1024 open files."),
+    Variable("MINIKAFKA_MAX_CONNECTION_BUFFER_BYTES", "max_connection_buffer_bytes", "1048576",
+             "a whole number of bytes from 1024 to 2147483647",
+             "Request bytes read ahead of the request being handled, per connection (one "
+             "frame being received may need more, up to MINIKAFKA_MAX_FRAME_BYTES). A "
+             "connection answers one request at a time and reads no further while its "
+             "response waits for the client to read it, so a client that never reads makes "
+             "the broker hold one response and no more than this of its requests."),
+    Variable("MINIKAFKA_IDLE_TIMEOUT", "idle_timeout_ms", "10m", DURATION_FORM + ", above zero",
+             "A connection that sends nothing for this long, or reads none of a response for "
+             "this long, is closed (Kafka's connections.max.idle.ms). A long poll the client "
+             "asked for is not idleness."),
+    Variable("MINIKAFKA_TLS_CERT", "tls_cert", "", "a PEM file: the certificate, then its chain",
+             "With MINIKAFKA_TLS_KEY: every connection speaks TLS 1.2 or later (Kafka's SSL, "
+             "or SASL_SSL with MINIKAFKA_SASL_USERS_FILE). Unset: plaintext."),
+    Variable("MINIKAFKA_TLS_KEY", "tls_key", "", "a PEM file holding the unencrypted private key",
+             "The private key of MINIKAFKA_TLS_CERT; set both or neither."),
+    Variable("MINIKAFKA_SASL_USERS_FILE", "sasl_users_file", "",
+             "a credentials file (see Security below)",
+             "Require SASL authentication (SASL_PLAINTEXT, or SASL_SSL with TLS) from the users "
+             "in this file; before it succeeds a connection may send only ApiVersions and the "
+             "SASL requests. Unset: no authentication."),
+    Variable("MINIKAFKA_SASL_MECHANISMS", "sasl_mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+             "a comma-separated list of PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512",
+             "The SASL mechanisms offered when MINIKAFKA_SASL_USERS_FILE is set."),
 )
 
 _PARSERS: dict[str, Callable[[str], object]] = {
@@ -265,6 +312,13 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "segment_ms": _parse_segment_time,
     "default_partitions": _whole_number(1, 100_000),
     "group_initial_rebalance_delay_ms": parse_duration,
+    "max_connections": _whole_number(1, 1_000_000),
+    "max_connection_buffer_bytes": _whole_number(1024, 2**31 - 1),
+    "idle_timeout_ms": _parse_positive_duration,
+    "tls_cert": Path,
+    "tls_key": Path,
+    "sasl_users_file": Path,
+    "sasl_mechanisms": _parse_sasl_mechanisms,
 }
 
 
@@ -286,6 +340,17 @@ class Config:
     segment_ms: int | None = None  # None: the smaller of 7 days and the retention time
     default_partitions: int = 1
     group_initial_rebalance_delay_ms: int = 300
+    max_connections: int = 1000
+    max_connection_buffer_bytes: int = 1024 * 1024
+    idle_timeout_ms: int = 600_000  # Kafka's connections.max.idle.ms
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    sasl_users_file: Path | None = None
+    sasl_mechanisms: tuple[str, ...] = SASL_MECHANISMS
+
+    @property
+    def idle_timeout_s(self) -> float:
+        return self.idle_timeout_ms / 1000
 
     @property
     def segment_age_ms(self) -> int:
@@ -309,6 +374,10 @@ class Config:
                 values[variable.field] = _PARSERS[variable.field](text)
             except ValueError:
                 raise ConfigError(variable.name, text, variable.accepted) from None
+        if ("tls_cert" in values) != ("tls_key" in values):
+            missing = "MINIKAFKA_TLS_KEY" if "tls_cert" in values else "MINIKAFKA_TLS_CERT"
+            raise ConfigError(missing, "", "a PEM file, since TLS needs both the certificate "
+                              "and its key")
         return cls(**values)  # type: ignore[arg-type]
 
 

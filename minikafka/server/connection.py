@@ -11,6 +11,12 @@ do not decode, an API that is not served) is logged in one line, naming its
 address and what was wrong, and its connection is closed. Nothing of its
 request has been stored by then: requests are decoded whole before any
 handler runs.
+
+The limits of ``limits`` apply here: request bytes are read ahead only
+within MINIKAFKA_MAX_CONNECTION_BUFFER_BYTES, and a connection idle (or not
+reading its responses) for MINIKAFKA_IDLE_TIMEOUT is closed. On a SASL
+listener, frames go through the connection's ``SaslSession`` until it has
+authenticated.
 """
 
 from __future__ import annotations
@@ -23,15 +29,15 @@ import trio
 
 from minikafka.protocol.framing import FrameBuffer, FrameTooLarge, frame
 
+from .auth.sasl import Authenticator, SaslSession
 from .broker import Broker, CloseConnection
 from .config import Address
 from .dispatch import respond
+from .limits import ClientStalled, receive_size, send_all_within
 
 __all__ = ["Connection", "socket_addresses"]
 
 logger = logging.getLogger(__name__)
-
-RECEIVE_SIZE = 256 * 1024
 
 
 def _format(address: object) -> str:
@@ -41,11 +47,20 @@ def _format(address: object) -> str:
     return str(address)
 
 
-def socket_addresses(stream: trio.SocketStream) -> tuple[Address, str]:
+def _socket_stream(stream: trio.abc.Stream) -> trio.SocketStream:
+    """The TCP stream under ``stream`` (itself, or the transport of a TLS stream)."""
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    assert isinstance(stream, trio.SocketStream)
+    return stream
+
+
+def socket_addresses(stream: trio.abc.Stream) -> tuple[Address, str]:
     """(the local address the client connected to, the peer as text) of a TCP stream."""
-    local = stream.socket.getsockname()
+    sock = _socket_stream(stream).socket
+    local = sock.getsockname()
     try:
-        peer = _format(stream.socket.getpeername())
+        peer = _format(sock.getpeername())
     except OSError:  # already disconnected
         peer = "?"
     return Address(str(local[0]), int(local[1])), peer
@@ -55,19 +70,24 @@ def socket_addresses(stream: trio.SocketStream) -> tuple[Address, str]:
 class Connection:
     """Serves one client until it disconnects, misbehaves, or the broker stops."""
 
-    stream: trio.SocketStream
+    stream: trio.abc.Stream
     broker: Broker
     local_address: Address
     peer: str
+    sasl: SaslSession | None = None  # None: no authentication on this listener
     _stopping: bool = False
     _idle: trio.CancelScope | None = None
 
     @classmethod
-    def accept(cls, stream: trio.SocketStream, broker: Broker) -> Connection:
-        if stream.socket.family in (socket.AF_INET, socket.AF_INET6):
-            stream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+    def accept(cls, stream: trio.abc.Stream, broker: Broker,
+               authenticator: Authenticator | None = None) -> Connection:
+        """A connection on ``stream`` (TCP, or TLS over TCP); SASL first if ``authenticator``."""
+        tcp = _socket_stream(stream)
+        if tcp.socket.family in (socket.AF_INET, socket.AF_INET6):
+            tcp.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
         local, peer = socket_addresses(stream)
-        return cls(stream, broker, local, peer)
+        sasl = authenticator.session(peer) if authenticator is not None else None
+        return cls(stream, broker, local, peer, sasl)
 
     def stop(self) -> None:
         """Finish the request being handled (if any), then close; close now if idle."""
@@ -86,14 +106,24 @@ class Connection:
                     if not await self._receive(buffer):
                         return
                     continue
+                if self.sasl is not None and not self.sasl.authenticated:
+                    step = self.sasl.receive(payload)
+                    if not step.dispatch:
+                        if step.response is not None:
+                            await self._send(step.response)
+                        if step.close:
+                            return
+                        continue
                 response = await respond(payload, self.broker,
                                          local_address=self.local_address, peer=self.peer)
                 if response is not None:
-                    await self.stream.send_all(frame(response))
+                    await self._send(response)
         except FrameTooLarge as exc:
             logger.warning("%s: closing connection: %s", self.peer, exc)
         except CloseConnection as exc:
             logger.warning("%s: closing connection: %s", self.peer, exc)
+        except ClientStalled as exc:
+            logger.warning("%s: closing connection: %s (MINIKAFKA_IDLE_TIMEOUT)", self.peer, exc)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             logger.debug("%s: connection lost", self.peer)
         except Exception:
@@ -101,13 +131,24 @@ class Connection:
         else:
             logger.debug("%s: closed as the broker stops", self.peer)
 
+    async def _send(self, payload: bytes) -> None:
+        await send_all_within(self.stream, frame(payload), self.broker.config.idle_timeout_s)
+
     async def _receive(self, buffer: FrameBuffer) -> bool:
-        """Wait for more bytes; False when the connection ended (or the broker stops)."""
-        data = b""
+        """Wait for more bytes; False when the connection ended, idled, or the broker stops."""
+        config = self.broker.config
+        data: bytes | bytearray = b""
         with trio.CancelScope() as self._idle:
-            data = await self.stream.receive_some(RECEIVE_SIZE)
+            with trio.move_on_after(config.idle_timeout_s) as idle:
+                data = await self.stream.receive_some(
+                    receive_size(buffer, config.max_connection_buffer_bytes))
         self._idle = None
         if self._stopping:
+            return False
+        if idle.cancelled_caught:
+            logger.info("%s: closing connection idle for %gs (MINIKAFKA_IDLE_TIMEOUT)%s",
+                        self.peer, config.idle_timeout_s,
+                        f", {buffer.buffered} bytes into a frame" if buffer.buffered else "")
             return False
         if not data:
             if buffer.buffered:

@@ -10,6 +10,10 @@ and runs until ``shutdown()``: then it stops accepting, lets each connection
 finish the request it is handling (long polls answer at once), waits for
 them (at most ``SHUTDOWN_GRACE_S``), and flushes the storage and the
 committed offsets. Closing them is left to whoever opened them.
+
+Connections beyond MINIKAFKA_MAX_CONNECTIONS are closed as soon as they are
+accepted; with TLS configured, each connection completes its handshake
+(within the idle timeout) before its first request is read.
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ from minikafka.storage.offsets import MemoryOffsets, OffsetStore
 
 from .broker import Broker, group_coordinator
 from .config import Address, Config
-from .connection import Connection
+from .connection import Connection, socket_addresses
+from .limits import ConnectionLimit
 from .retention import run_retention
+from .security import Security, load_security
+from .tls import handshake
 
 __all__ = ["SHUTDOWN_GRACE_S", "Server"]
 
@@ -51,8 +58,13 @@ class Server:
     addresses: list[Address] = attrs.field(init=False, factory=list)
     _connections: set[Connection] = attrs.field(init=False, factory=set)
     _stop: trio.Event = attrs.field(init=False, factory=trio.Event)
+    # TLS and SASL from the config; ConfigError here if the files are unusable.
+    security: Security = attrs.field(init=False)
+    connection_limit: ConnectionLimit = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        self.security = load_security(self.config)
+        self.connection_limit = ConnectionLimit(self.config.max_connections)
         self.broker = Broker(self.storage, self.config, self.clock,
                              groups=group_coordinator(self.config, self.offsets))
 
@@ -75,11 +87,18 @@ class Server:
         before anything is reported.
         """
         host = self.config.host
-        listeners = await trio.open_tcp_listeners(host.port or 0, host=host.host)
+        tcp_listeners = await trio.open_tcp_listeners(host.port or 0, host=host.host)
         self.addresses = [
             Address(str(name[0]), int(name[1]))
-            for name in (listener.socket.getsockname() for listener in listeners)
+            for name in (listener.socket.getsockname() for listener in tcp_listeners)
         ]
+        listeners: list[trio.abc.Listener[trio.abc.Stream]] = list(tcp_listeners)
+        if self.security.tls is not None:
+            listeners = [trio.SSLListener(listener, self.security.tls, https_compatible=False)
+                         for listener in tcp_listeners]
+        if self.security.protocol == "SASL_PLAINTEXT" and "PLAIN" in self.config.sasl_mechanisms:
+            logger.warning("SASL PLAIN without TLS: passwords cross the network readable; "
+                           "set MINIKAFKA_TLS_CERT and MINIKAFKA_TLS_KEY")
         async with trio.open_nursery() as connections:
             async with trio.open_nursery() as accepting:
                 accepting.start_soon(run_retention, self.broker)
@@ -100,13 +119,19 @@ class Server:
         await trio.to_thread.run_sync(self.offsets.flush)
         logger.info("stopped")
 
-    async def _accept(self, listeners: list[trio.SocketListener],
+    async def _accept(self, listeners: list[trio.abc.Listener[trio.abc.Stream]],
                       connections: trio.Nursery) -> None:
         await trio.serve_listeners(self._serve_connection, listeners,
                                    handler_nursery=connections)
 
-    async def _serve_connection(self, stream: trio.SocketStream) -> None:
-        connection = Connection.accept(stream, self.broker)
+    async def _serve_connection(self, stream: trio.abc.Stream) -> None:
+        if not self.connection_limit.admits(len(self._connections), socket_addresses(stream)[1]):
+            return  # serve_listeners closes the stream
+        if isinstance(stream, trio.SSLStream):
+            _, peer = socket_addresses(stream)
+            if not await handshake(stream, self.config.idle_timeout_s, peer):
+                return
+        connection = Connection.accept(stream, self.broker, self.security.authenticator)
         self._connections.add(connection)
         try:
             await connection.run()

@@ -77,6 +77,13 @@ def test_every_setting_is_read() -> None:
         "MINIKAFKA_SEGMENT_TIME": "1h",
         "MINIKAFKA_DEFAULT_PARTITIONS": "3",
         "MINIKAFKA_GROUP_INITIAL_REBALANCE_DELAY": "0s",
+        "MINIKAFKA_MAX_CONNECTIONS": "50",
+        "MINIKAFKA_MAX_CONNECTION_BUFFER_BYTES": "65536",
+        "MINIKAFKA_IDLE_TIMEOUT": "30s",
+        "MINIKAFKA_TLS_CERT": "/etc/minikafka/cert.pem",
+        "MINIKAFKA_TLS_KEY": "/etc/minikafka/key.pem",
+        "MINIKAFKA_SASL_USERS_FILE": "/etc/minikafka/users",
+        "MINIKAFKA_SASL_MECHANISMS": "scram-sha-512, PLAIN",
     })
     assert config == Config(
         host=Address(None, 19092), advertised_host=Address("kafka.example", None),
@@ -85,13 +92,19 @@ def test_every_setting_is_read() -> None:
         max_message_bytes=2_000_000, max_frame_bytes=10_000_000,
         segment_bytes=1_048_576, segment_ms=3_600_000,
         default_partitions=3, group_initial_rebalance_delay_ms=0,
+        max_connections=50, max_connection_buffer_bytes=65536, idle_timeout_ms=30_000,
+        tls_cert=Path("/etc/minikafka/cert.pem"), tls_key=Path("/etc/minikafka/key.pem"),
+        sasl_users_file=Path("/etc/minikafka/users"), sasl_mechanisms=("SCRAM-SHA-512", "PLAIN"),
     )
     assert {variable.name for variable in VARIABLES} == {
         "MINIKAFKA_HOST", "MINIKAFKA_ADVERTISED_HOST", "MINIKAFKA_RETENTIONTIME",
         "MINIKAFKA_STORAGE", "MINIKAFKA_ROOT_DIR", "MINIKAFKA_FSYNC", "MINIKAFKA_LOG_LEVEL",
         "MINIKAFKA_AUTO_CREATE_TOPICS", "MINIKAFKA_MAX_MESSAGE_BYTES",
         "MINIKAFKA_MAX_FRAME_BYTES", "MINIKAFKA_SEGMENT_BYTES", "MINIKAFKA_SEGMENT_TIME",
-        "MINIKAFKA_DEFAULT_PARTITIONS", "MINIKAFKA_GROUP_INITIAL_REBALANCE_DELAY"}
+        "MINIKAFKA_DEFAULT_PARTITIONS", "MINIKAFKA_GROUP_INITIAL_REBALANCE_DELAY",
+        "MINIKAFKA_MAX_CONNECTIONS", "MINIKAFKA_MAX_CONNECTION_BUFFER_BYTES",
+        "MINIKAFKA_IDLE_TIMEOUT", "MINIKAFKA_TLS_CERT", "MINIKAFKA_TLS_KEY",
+        "MINIKAFKA_SASL_USERS_FILE", "MINIKAFKA_SASL_MECHANISMS"}
 
 
 def test_segments_roll_no_later_than_the_retention_time() -> None:

@@ -26,6 +26,7 @@ from minikafka.protocol.messages.metadata import METADATA
 from minikafka.protocol.messages.produce import PRODUCE
 from minikafka.protocol.registry import api_by_name
 
+from ..auth.sasl import handle_sasl_authenticate, handle_sasl_handshake
 from ..broker import RequestContext
 from .api_versions import handle_api_versions
 from .fetch import handle_fetch
@@ -80,6 +81,9 @@ HANDLERS: dict[int, tuple[Api, Handler]] = {
         (api_by_name("DeleteTopics"), handle_delete_topics),
         (api_by_name("CreatePartitions"), handle_create_partitions),
         (api_by_name("DescribeConfigs"), handle_describe_configs),
+        # SASL: answered here only once authenticated (or without SASL): see auth.sasl
+        (api_by_name("SaslHandshake"), handle_sasl_handshake),
+        (api_by_name("SaslAuthenticate"), handle_sasl_authenticate),
     ]
 }
 
