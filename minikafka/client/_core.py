@@ -28,7 +28,7 @@ import attrs
 
 from minikafka.protocol.api import Api
 from minikafka.protocol.compression import Codec
-from minikafka.protocol.errors import KafkaError, error_for_code, for_code
+from minikafka.protocol.errors import KafkaError, RemoteProtocolError, error_for_code, for_code
 from minikafka.protocol.records import RecordBatchBuilder, parse_records
 from minikafka.protocol.registry import api_by_name
 
@@ -438,6 +438,17 @@ def _partition_error(code: int, where: str, message: str | None = None) -> Kafka
     return error
 
 
+def _result_for(topics: Sequence[Any], name_field: str, partitions_field: str,
+                index_field: str, topic: str | None) -> Any:
+    """The entry for ``topic``'s partition 0 in a response's topic list, or None."""
+    for entry in topics:
+        if getattr(entry, name_field) == topic:
+            for partition in getattr(entry, partitions_field):
+                if getattr(partition, index_field) == _PARTITION:
+                    return partition
+    return None
+
+
 def _metadata_request(topic: str) -> Request:
     return Request(_METADATA, {
         "topics": [{"name": topic, "topic_id": _NO_TOPIC_ID}],
@@ -575,7 +586,10 @@ def produce(session: ProducerSession, topic: str,
                     for message in batches[index]:
                         message.resolve(-1)
                     continue
-                result = body.responses[0].partition_responses[0]
+                result = _result_for(body.responses, "name", "partition_responses", "index",
+                                     topic)
+                if result is None:
+                    raise RemoteProtocolError(f"the Produce response has no result for {topic!r}")
                 code = result.error_code
                 if code in (0, _DUPLICATE_SEQUENCE_NUMBER):
                     for position, message in enumerate(batches[index]):
@@ -717,8 +731,8 @@ class ConsumerSession:
 def _list_offset(session: ConsumerSession, timestamp: int) -> Plan[int | None]:
     """The offset ListOffsets gives for ``timestamp``, or None if the topic does not exist."""
     (body,) = yield _one(session.list_offsets_request(timestamp))
-    result = body.topics[0].partitions[0]
-    if result.error_code == _UNKNOWN_TOPIC_OR_PARTITION:
+    result = _result_for(body.topics, "name", "partitions", "partition_index", session.topic)
+    if result is None or result.error_code == _UNKNOWN_TOPIC_OR_PARTITION:
         return None
     if result.error_code:
         raise _partition_error(result.error_code, f"listing offsets of {session.topic!r}")
@@ -759,9 +773,13 @@ def poll(session: ConsumerSession, timeout: float, clock: Clock) -> Plan[list[Me
             yield Pause(min(backoff.next(), remaining))
             continue
         (body,) = yield _one(session.fetch_request(position, remaining))
-        result = body.responses[0].partitions[0]
-        code = result.error_code
+        result = _result_for(body.responses, "topic", "partitions", "partition_index",
+                             session.topic)
+        # a broker may leave out a topic it does not have (Tansu does, now and then)
+        code = getattr(body, "error_code", 0) or (
+            _UNKNOWN_TOPIC_OR_PARTITION if result is None else result.error_code)
         if code == 0:
+            assert result is not None
             messages, next_offset = session.decode(result.records or b"", position)
             session.position = next_offset
             if messages or clock() >= deadline:
