@@ -77,6 +77,12 @@ class Connection:
     sasl: SaslSession | None = None  # None: no authentication on this listener
     _stopping: bool = False
     _idle: trio.CancelScope | None = None
+    _buffer: FrameBuffer | None = None
+
+    @property
+    def buffered_request_bytes(self) -> int:
+        """Bytes received from the client and not yet handled (what the buffer limit bounds)."""
+        return self._buffer.buffered if self._buffer is not None else 0
 
     @classmethod
     def accept(cls, stream: trio.abc.Stream, broker: Broker,
@@ -98,7 +104,7 @@ class Connection:
     async def run(self) -> None:
         """Handle requests until the connection ends. The caller closes the stream."""
         logger.debug("%s connected", self.peer)
-        buffer = FrameBuffer(self.broker.config.max_frame_bytes)
+        buffer = self._buffer = FrameBuffer(self.broker.config.max_frame_bytes)
         try:
             while not self._stopping:
                 payload = buffer.next_frame()

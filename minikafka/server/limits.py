@@ -64,8 +64,9 @@ async def send_all_within(stream: trio.abc.SendStream, data: bytes, stall_timeou
             await stream.send_all(view[start : start + SEND_CHUNK])
         if waited.cancelled_caught:
             raise ClientStalled(
-                f"it read none of a response for {stall_timeout_s:g}s "
-                f"({len(view) - start} of {len(view)} bytes unsent)"
+                f"it stopped reading its responses: {stall_timeout_s:g}s without taking "
+                f"the next {min(SEND_CHUNK, len(view) - start)} bytes of one "
+                f"({len(view) - start} of its {len(view)} bytes unsent)"
             )
 
 

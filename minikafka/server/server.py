@@ -75,6 +75,11 @@ class Server:
             raise RuntimeError("the server is not listening yet")
         return self.addresses[0]
 
+    @property
+    def open_connections(self) -> frozenset[Connection]:
+        """The connections being served now."""
+        return frozenset(self._connections)
+
     def shutdown(self) -> None:
         """Ask ``serve`` to stop gracefully (safe to call more than once)."""
         self._stop.set()
