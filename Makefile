@@ -26,5 +26,9 @@ lint: $(STAMP)
 run: $(STAMP)
 	$(BIN)/minikafka serve
 
+# MiniKafka against Tansu and Redis (installs what is missing); BENCH_ARGS=--quick for a 1-minute check
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
