@@ -19,7 +19,7 @@ from pathlib import Path
 import attrs
 import crc32c
 
-from minikafka.protocol.batch_header import LOG_OVERHEAD, InvalidBatch
+from minikafka.protocol.batch_header import LOG_OVERHEAD, BatchHeader, InvalidBatch
 from minikafka.storage._common import encode_base_offset, parse_appended
 from minikafka.storage._files import (
     TEMPORARY_PREFIX,
@@ -29,6 +29,7 @@ from minikafka.storage._files import (
 )
 from minikafka.storage._segment import (
     MAX_RELATIVE_OFFSET,
+    IndexCache,
     Segment,
     SegmentScan,
     TimeEntry,
@@ -64,6 +65,7 @@ class PartitionSettings:
     segment_ms: int
     index_interval_bytes: int
     wake_flusher: threading.Event
+    index_cache: IndexCache
 
 
 def _next_time_entry(
@@ -126,7 +128,7 @@ class Partition:
         fsync_directory(self.directory)
 
     def _add_segment(self, base_offset: int) -> Segment:
-        segment = Segment(self.directory, base_offset)
+        segment = Segment(self.directory, base_offset, self.settings.index_cache)
         segment.create()
         self.segments.append(segment)
         self.base_offsets.append(base_offset)
@@ -143,7 +145,7 @@ class Partition:
             self._add_segment(max(FIRST_OFFSET, saved_start))
             self.log_start = self.next_offset
             return
-        self.segments = [Segment(self.directory, base) for base in bases]
+        self.segments = [Segment(self.directory, base, self.settings.index_cache) for base in bases]
         self.base_offsets = list(bases)
         if clean:
             for segment in self.segments[:-1]:
@@ -546,11 +548,12 @@ class Partition:
                     if segment.size == 0:
                         continue
                     if parts:
-                        start, first_offset = 0, segment.base_offset
+                        start, first_offset, first_size = 0, segment.base_offset, 0
                     else:
-                        start, first_offset = self._locate(segment, offset)
+                        start, header = self._locate(segment, offset)
+                        first_offset, first_size = header.base_offset, header.size
                     data, reached_end = _whole_batches(
-                        segment, start, budget, not parts, first_offset
+                        segment, start, max(budget, first_size), first_offset
                     )
                     if data:
                         parts.append(data)
@@ -560,8 +563,8 @@ class Partition:
             records: bytes | memoryview = parts[0] if len(parts) == 1 else b"".join(parts)
             return ReadResult(records, self.next_offset, self.log_start)
 
-    def _locate(self, segment: Segment, offset: int) -> tuple[int, int]:
-        """(position, base offset) of the batch holding ``offset``."""
+    def _locate(self, segment: Segment, offset: int) -> tuple[int, BatchHeader]:
+        """(position, header) of the batch holding ``offset``."""
         try:
             return segment.locate(offset, segment.size)
         except InvalidBatch as error:
@@ -700,22 +703,17 @@ def _read_time_entries(segment: Segment) -> list[TimeEntry]:
 
 
 def _whole_batches(
-    segment: Segment, start: int, budget: int, at_least_one: bool, first_offset: int
+    segment: Segment, start: int, budget: int, first_offset: int
 ) -> tuple[bytes | memoryview, bool]:
     """Whole batches from byte ``start`` within ``budget`` bytes, and whether the segment ended.
 
     One pread. The frames in it are stepped over to cut at the last whole
     batch, checking as they pass that each is magic 2 and numbered where the
     previous one ended: a damaged segment stops a read (StorageFailure) rather
-    than serving misnumbered bytes. With ``at_least_one``, a first batch larger
-    than the budget is returned whole.
+    than serving misnumbered bytes. (The caller makes the budget at least the
+    first batch's size, so that one is always returned whole.)
     """
-    available = segment.size - start
-    data = segment.read(start, min(available, max(budget, _STEP.size)))
-    if at_least_one and len(data) >= _STEP.size:
-        size = _STEP.unpack_from(data, 0)[1] + LOG_OVERHEAD
-        if size > len(data):
-            data = segment.read(start, min(size, available))
+    data = segment.read(start, min(segment.size - start, max(budget, _STEP.size)))
     end = 0
     expected = first_offset
     while end + _STEP.size <= len(data):

@@ -31,6 +31,10 @@ import errno
 import mmap
 import os
 import struct
+import sys
+import threading
+from array import array
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +53,7 @@ __all__ = [
     "LOG_SUFFIX",
     "MAX_RELATIVE_OFFSET",
     "TIME_INDEX_SUFFIX",
+    "IndexCache",
     "OffsetIndex",
     "Segment",
     "SegmentScan",
@@ -181,24 +186,140 @@ class _Column:
         return self.table.entry(index)[self.field]
 
 
-class OffsetIndex(_EntryTable):
-    """Sparse map from relative offset to byte position."""
+class IndexCache:
+    """Bounds how many sealed segments keep their offset index loaded in memory.
+
+    A sealed segment's offset index is read into two arrays on first use, so
+    lookups bisect in C; the least recently used ones are dropped (and read
+    again when needed) once more than ``capacity`` are loaded. Shared by all
+    partitions of a backend, hence its own lock.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._loaded: OrderedDict[OffsetIndex, None] = OrderedDict()
+
+    def touch(self, index: OffsetIndex) -> None:
+        with self._lock:
+            self._loaded[index] = None
+            self._loaded.move_to_end(index)
+            while len(self._loaded) > self.capacity:
+                oldest, _ = self._loaded.popitem(last=False)
+                oldest.unload()
+
+    def forget(self, index: OffsetIndex) -> None:
+        with self._lock:
+            self._loaded.pop(index, None)
+
+
+class OffsetIndex:
+    """Sparse map from relative offset to byte position, bisected in memory.
+
+    The file holds big-endian (uint32 relative offset, uint32 position)
+    pairs; in memory they are two native arrays. The active segment's arrays
+    grow with each append; a sealed segment's load on demand (IndexCache).
+    """
 
     ENTRY = struct.Struct(">II")
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, self.ENTRY)
+    def __init__(self, path: Path, cache: IndexCache) -> None:
+        self.path = path
+        self._cache = cache
+        self._relative: array[int] | None = None
+        self._positions: array[int] | None = None
+        self._fd: int | None = None  # open for appending while the segment is active
+
+    @staticmethod
+    def _columns(data: bytes) -> tuple[array[int], array[int]]:
+        pairs = array("I")
+        pairs.frombytes(data[: len(data) - len(data) % OffsetIndex.ENTRY.size])
+        if sys.byteorder == "little":
+            pairs.byteswap()
+        return pairs[0::2], pairs[1::2]
+
+    def open_writable(self) -> None:
+        """Open for appending and load what is there, dropping a torn trailing entry."""
+        self.release()
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        size = os.fstat(self._fd).st_size
+        whole = size - size % self.ENTRY.size
+        if whole != size:
+            os.ftruncate(self._fd, whole)
+        self._relative, self._positions = self._columns(os.pread(self._fd, whole, 0))
+
+    def _loaded(self) -> tuple[array[int], array[int]]:
+        relative, positions = self._relative, self._positions
+        if relative is None or positions is None:
+            try:
+                data = self.path.read_bytes()
+            except FileNotFoundError:
+                data = b""
+            relative, positions = self._columns(data)
+            self._relative, self._positions = relative, positions
+            self._cache.touch(self)
+        return relative, positions
+
+    def unload(self) -> None:
+        """Drop the arrays of a sealed index (the cache's choice); they reload on demand."""
+        if self._fd is None:
+            self._relative = self._positions = None
+
+    def __len__(self) -> int:
+        return len(self._loaded()[0])
+
+    def entry(self, index: int) -> tuple[int, int]:
+        relative, positions = self._loaded()
+        return relative[index], positions[index]
 
     def position_before(self, relative_offset: int) -> tuple[int, int]:
         """(relative offset, position) of the last entry at or before ``relative_offset``."""
-        index = bisect.bisect_right(self.column(0), relative_offset) - 1
-        if index < 0:
-            return 0, 0
-        relative, position = self.entry(index)
-        return relative, position
+        relative, positions = self._loaded()
+        index = bisect.bisect_right(relative, relative_offset) - 1
+        return (relative[index], positions[index]) if index >= 0 else (0, 0)
 
     def pack(self, relative_offset: int, position: int) -> bytes:
         return self.ENTRY.pack(relative_offset, position)
+
+    def append(self, data: bytes) -> None:
+        """Add packed entries (writable indexes only)."""
+        assert self._fd is not None and self._relative is not None and self._positions is not None
+        os.write(self._fd, data)
+        relative, positions = self._columns(data)
+        self._relative.extend(relative)
+        self._positions.extend(positions)
+
+    def truncate(self, count: int) -> None:
+        """Keep the first ``count`` entries (writable indexes only)."""
+        assert self._fd is not None and self._relative is not None and self._positions is not None
+        os.ftruncate(self._fd, count * self.ENTRY.size)
+        del self._relative[count:], self._positions[count:]
+
+    def replace(self, data: bytes) -> None:
+        """Rewrite the whole file with ``data`` (an index rebuilt by recovery)."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        self.release()
+        self._relative, self._positions = self._columns(data)
+        self._cache.touch(self)
+
+    def seal(self) -> None:
+        """Stop writing; the arrays stay and serve lookups until the cache drops them."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._cache.touch(self)
+
+    def release(self) -> None:
+        """Close the file and drop the arrays."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._relative = self._positions = None
+        self._cache.forget(self)
 
 
 @attrs.frozen
@@ -349,11 +470,11 @@ def pwrite_all(fd: int, buffers: list[bytes | memoryview], position: int) -> Non
 class Segment:
     """A segment's files and what is known about them without reading its batches."""
 
-    def __init__(self, directory: Path, base_offset: int) -> None:
+    def __init__(self, directory: Path, base_offset: int, index_cache: IndexCache) -> None:
         self.base_offset = base_offset
         stem = directory / segment_name(base_offset)
         self.log_path = stem.with_suffix(LOG_SUFFIX)
-        self.offset_index = OffsetIndex(stem.with_suffix(INDEX_SUFFIX))
+        self.offset_index = OffsetIndex(stem.with_suffix(INDEX_SUFFIX), index_cache)
         self.time_index = TimeIndex(stem.with_suffix(TIME_INDEX_SUFFIX))
         self._fd: int | None = None
         self.size = 0  # bytes of whole, acknowledged batches
@@ -452,22 +573,22 @@ class Segment:
 
     # -- locating -----------------------------------------------------------
 
-    def locate(self, offset: int, end: int) -> tuple[int, int]:
-        """(byte position, base offset) of the batch holding ``offset``, which this segment has.
+    def locate(self, offset: int, end: int) -> tuple[int, BatchHeader]:
+        """(byte position, header) of the batch holding ``offset``, which this segment has.
 
-        Bisects the sparse index, then steps over batch headers. Raises
+        Bisects the sparse index, then steps over batch headers (reading 4 KiB
+        at a time: about what lies between two index entries). Raises
         InvalidBatch if the index and the log disagree.
         """
         relative, position = self.offset_index.position_before(offset - self.base_offset)
         expected = self.base_offset + relative
-        for batch_position, header in iter_headers(self.fd, position, end):
-            if batch_position == position and header.base_offset != expected:
+        for batch_position, header in iter_headers(self.fd, position, end, window=4096):
+            if header.base_offset != expected:
                 raise InvalidBatch(
-                    f"{self.offset_index.path.name} points at byte {position} for offset "
-                    f"{expected}, where a batch with base offset {header.base_offset} starts"
+                    f"{self.log_path.name} has a batch numbered {header.base_offset} at byte "
+                    f"{batch_position}, where {expected} was due (from {self.offset_index.path.name})"
                 )
             if header.last_offset >= offset:
-                if header.base_offset > offset:
-                    break
-                return batch_position, header.base_offset
+                return batch_position, header
+            expected = header.last_offset + 1
         raise InvalidBatch(f"offset {offset} is not in {self.log_path.name} where indexed")

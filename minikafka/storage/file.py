@@ -81,6 +81,7 @@ from minikafka.storage._files import (
     write_atomically,
 )
 from minikafka.storage._partition import Partition, PartitionSettings
+from minikafka.storage._segment import IndexCache
 from minikafka.storage.base import (
     AppendResult,
     Clock,
@@ -106,6 +107,8 @@ DEFAULT_SEGMENT_BYTES = 128 << 20  # bounds what a crash makes recovery rescan
 DEFAULT_SEGMENT_MS = 7 * 24 * 3_600_000  # Kafka's log.roll.hours default
 DEFAULT_INDEX_INTERVAL_BYTES = 4096  # Kafka's index.interval.bytes default
 MAX_SEGMENT_BYTES = 2**31 - 1  # index positions are 32-bit
+# Sealed segments whose offset index stays loaded (at most ~256 KiB each with the defaults).
+SEALED_INDEXES_IN_MEMORY = 256
 
 CLEAN_SHUTDOWN = "~clean-shutdown"
 LOCK_FILE = "~lock"
@@ -150,7 +153,8 @@ class FileBackend:
         self.root = Path(root)
         self.fsync_policy = policy
         self._settings = PartitionSettings(
-            clock, policy, segment_bytes, segment_ms, index_interval_bytes, threading.Event()
+            clock, policy, segment_bytes, segment_ms, index_interval_bytes, threading.Event(),
+            IndexCache(SEALED_INDEXES_IN_MEMORY),
         )
         self._lock = threading.Lock()
         self._topics: dict[str, _Topic] = {}

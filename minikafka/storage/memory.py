@@ -176,7 +176,8 @@ class MemoryBackend:
                 # The batch holding ``offset``: the last one starting at or before it.
                 index = bisect.bisect_right(log.base_offsets, offset) - 1
                 total = 0
-                for batch in log.batches[index:]:
+                for position in range(index, len(log.batches)):  # no copy of the list
+                    batch = log.batches[position]
                     if chosen and total + len(batch) > max_bytes:
                         break
                     chosen.append(batch)

@@ -22,8 +22,9 @@ KILL_TRIALS = 50
 def test_every_acknowledged_batch_survives_sigkill(tmp_path: Path) -> None:
     with CrashRun(tmp_path, seed=20261127) as run:
         results = [run.trial() for _ in range(KILL_TRIALS)]
-    acknowledged = sum(result.acknowledged for result in results)
-    assert acknowledged > 10 * KILL_TRIALS, "the children barely appended: kills test nothing"
+    # Most kills must land while appends are going on, or they test little.
+    appending = [result for result in results if result.acknowledged]
+    assert len(appending) >= KILL_TRIALS // 2, "the children barely appended"
     assert any(result.killed_while_opening for result in results)
     assert {result.policy for result in results} == {"always", "never", "20ms"}
     assert max(results[-1].log_starts) > 1, "eviction never ran, so it was never interrupted"
