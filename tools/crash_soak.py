@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.crash.network_crash import run_crash_test  # noqa: E402
+from tests.crash.network_crash import run_crash_test
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
             report = run_crash_test(
                 Path(workdir), kills=args.kills, fsync=None if policy == "default" else policy,
                 seed=seed, max_delay_s=args.max_delay,
-                log=lambda line: print(f"  [{policy}] {line}", file=sys.stderr, flush=True))
+                log=lambda line, policy=policy: print(f"  [{policy}] {line}", file=sys.stderr,
+                                                      flush=True))
         summary = {"seed": seed, **report.summary()}
         print(json.dumps(summary), flush=True)
         failed |= not report.ok
