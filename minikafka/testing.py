@@ -73,6 +73,7 @@ def running_broker(config: Config | None = None) -> Iterator[RunningBroker]:
     try:
         yield RunningBroker(f"{address.host}:{address.port}", server)
     finally:
+        # run_sync_soon works from any thread, a trio task's included
         with contextlib.suppress(trio.RunFinishedError):
-            trio.from_thread.run_sync(server.shutdown, trio_token=token)
+            token.run_sync_soon(server.shutdown)
         thread.join(_STOP_TIMEOUT_S)
