@@ -94,6 +94,10 @@ def parse_address(address: str, default_port: int = 9092) -> tuple[str, int]:
             raise ValueError(f"broker address must be 'HOST:PORT', not {address!r}")
     elif text.count(":") == 1:
         host, port_text = text.split(":")
+        if not port_text:
+            raise ValueError(f"broker address {address!r} has no port after ':'")
+    elif ":" in text:
+        raise ValueError(f"broker address {address!r}: write IPv6 addresses as [::1]:9092")
     else:
         host, port_text = text, ""
     if not host:

@@ -1,0 +1,178 @@
+"""``ClientProtocol`` without a network: bytes in, responses out, as a broker would see it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from minikafka.client._core import _metadata_request
+from minikafka.client._protocol import NEED_DATA, ClientProtocol, Response
+from minikafka.client.errors import ConnectionClosed, UnsupportedByBroker
+from minikafka.protocol.codec import decode_request, encode_response
+from minikafka.protocol.errors import ClusterAuthorizationFailedError, RemoteProtocolError
+from minikafka.protocol.framing import FrameBuffer, frame
+from minikafka.protocol.registry import api_by_name
+
+API_VERSIONS = api_by_name("ApiVersions")
+METADATA = api_by_name("Metadata")
+PRODUCE = api_by_name("Produce")
+FETCH = api_by_name("Fetch")
+
+METADATA_BODY = _metadata_request("t").body
+
+
+def requests_in(data: bytes) -> list[tuple[Any, Any]]:
+    """The requests a client wrote, decoded as the broker decodes them."""
+    buffer = FrameBuffer()
+    buffer.feed(data)
+    return [decode_request(payload) for payload in buffer.frames()]
+
+
+def api_versions_reply(version: int, correlation_id: int, served: dict[int, range],
+                       error_code: int = 0) -> bytes:
+    body = {"error_code": error_code, "throttle_time_ms": 0, "api_keys": [
+        {"api_key": key, "min_version": versions.start, "max_version": versions.stop - 1}
+        for key, versions in served.items()]}
+    return frame(encode_response(API_VERSIONS, version, correlation_id, body))
+
+
+def metadata_reply(version: int, correlation_id: int) -> bytes:
+    body = {"throttle_time_ms": 0, "brokers": [], "cluster_id": None, "controller_id": 1,
+            "topics": [], "authorized_operations": 0}
+    return frame(encode_response(METADATA, version, correlation_id, body))
+
+
+def ready_protocol(served: dict[int, range]) -> ClientProtocol:
+    protocol = ClientProtocol("tests")
+    protocol.start()
+    (header, _), = requests_in(protocol.data_to_send())
+    protocol.receive_data(api_versions_reply(header.api_version, header.correlation_id, served))
+    assert protocol.next_response() is NEED_DATA
+    assert protocol.ready
+    return protocol
+
+
+def test_the_first_request_is_api_versions_at_our_newest_version() -> None:
+    protocol = ClientProtocol("tests")
+    assert not protocol.ready
+    protocol.start()
+    ((header, body),) = requests_in(protocol.data_to_send())
+    assert (header.api_key, header.api_version, header.client_id) == (
+        18, max(API_VERSIONS.requests), "tests")
+    assert body.client_software_name == "minikafka"
+    with pytest.raises(RuntimeError, match="not negotiated"):
+        protocol.send_request(METADATA, METADATA_BODY)
+
+
+OURS = {name: max(api_by_name(name).requests) for name in ("Produce", "Fetch", "Metadata")}
+
+
+@pytest.mark.parametrize(("broker_serves", "chosen"), [
+    # an older broker: its newest versions
+    ({0: range(3, 8), 1: range(4, 11), 3: range(1, 8)}, {"Produce": 7, "Fetch": 10,
+                                                        "Metadata": 7}),
+    # a newer broker: ours
+    ({0: range(0, 99), 1: range(0, 99), 3: range(0, 99)}, OURS),
+    # the oldest this client can use
+    ({0: range(3, 4), 1: range(4, 5), 3: range(0, 2)}, {"Produce": 3, "Fetch": 4,
+                                                        "Metadata": 1}),
+])
+def test_each_api_uses_the_newest_version_both_sides_serve(
+        broker_serves: dict[int, range], chosen: dict[str, int]) -> None:
+    protocol = ready_protocol({18: range(0, 4), **broker_serves})
+    assert {name: protocol.version_for(api_by_name(name)) for name in chosen} == chosen
+    protocol.send_request(METADATA, METADATA_BODY)
+    ((header, _),) = requests_in(protocol.data_to_send())
+    assert (header.api_key, header.api_version) == (3, chosen["Metadata"])
+
+
+def test_versions_too_old_for_record_batches_are_not_used() -> None:
+    # Fetch 0-3 return message format v0/v1, which this client does not read
+    protocol = ready_protocol({18: range(0, 4), 1: range(0, 4)})
+    with pytest.raises(UnsupportedByBroker, match="Fetch versions 0-3; this client needs"):
+        protocol.version_for(FETCH)
+    with pytest.raises(UnsupportedByBroker, match="serves Produce versions none"):
+        protocol.version_for(PRODUCE)
+
+
+def test_a_broker_without_our_api_versions_version_is_asked_again_lower() -> None:
+    protocol = ClientProtocol("tests")
+    protocol.start()
+    ((first, _),) = requests_in(protocol.data_to_send())
+    # Kafka answers an ApiVersions version it does not know in v0, error 35
+    protocol.receive_data(api_versions_reply(0, first.correlation_id, {18: range(0, 3)},
+                                             error_code=35))
+    assert protocol.next_response() is NEED_DATA
+    assert not protocol.ready
+    ((second, _),) = requests_in(protocol.data_to_send())
+    assert (second.api_key, second.api_version) == (18, 2)
+    protocol.receive_data(api_versions_reply(2, second.correlation_id,
+                                             {18: range(0, 3), 3: range(1, 9)}))
+    assert protocol.next_response() is NEED_DATA
+    assert protocol.ready and protocol.version_for(METADATA) == 8
+
+
+def test_a_refused_api_versions_request_raises_its_error() -> None:
+    protocol = ClientProtocol("tests")
+    protocol.start()
+    ((header, _),) = requests_in(protocol.data_to_send())
+    protocol.receive_data(api_versions_reply(header.api_version, header.correlation_id, {},
+                                             error_code=31))
+    with pytest.raises(ClusterAuthorizationFailedError):
+        protocol.next_response()
+
+
+def test_responses_pair_with_requests_however_the_bytes_are_split() -> None:
+    protocol = ready_protocol({18: range(0, 4), 3: range(1, 9)})
+    ids = [protocol.send_request(METADATA, METADATA_BODY) for _ in range(3)]
+    assert len(set(ids)) == 3 and protocol.outstanding == 3
+    requests = requests_in(protocol.data_to_send())
+    assert [header.correlation_id for header, _ in requests] == ids
+    stream = b"".join(metadata_reply(8, correlation_id) for correlation_id in ids)
+    received: list[Response] = []
+    for i in range(len(stream)):  # one byte at a time
+        protocol.receive_data(stream[i : i + 1])
+        while isinstance(event := protocol.next_response(), Response):
+            received.append(event)
+    assert [(r.correlation_id, r.api.name, r.version) for r in received] == [
+        (correlation_id, "Metadata", 8) for correlation_id in ids]
+    assert received[0].body.controller_id == 1
+    assert protocol.outstanding == 0
+
+
+def test_a_response_out_of_order_is_a_protocol_error() -> None:
+    protocol = ready_protocol({18: range(0, 4), 3: range(1, 9)})
+    first = protocol.send_request(METADATA, METADATA_BODY)
+    protocol.send_request(METADATA, METADATA_BODY)
+    protocol.receive_data(metadata_reply(8, first + 1))
+    with pytest.raises(RemoteProtocolError, match=f"correlation id {first + 1}, expected {first}"):
+        protocol.next_response()
+
+
+def test_requests_without_responses_are_not_awaited() -> None:
+    protocol = ready_protocol({18: range(0, 4), 0: range(3, 9)})
+    body = {"transactional_id": None, "acks": 0, "timeout_ms": 1000,
+            "topic_data": [{"name": "t", "partition_data": [{"index": 0, "records": b""}]}]}
+    protocol.send_request(PRODUCE, body, expect_response=False)
+    assert protocol.outstanding == 0
+    ((header, decoded),) = requests_in(protocol.data_to_send())
+    assert (header.api_key, decoded.acks) == (0, 0)
+
+
+def test_the_broker_closing_the_connection() -> None:
+    protocol = ready_protocol({18: range(0, 4), 3: range(1, 9)})
+    protocol.send_request(METADATA, METADATA_BODY)
+    protocol.receive_data(b"")
+    with pytest.raises(ConnectionClosed, match="1 request\\(s\\) unanswered"):
+        protocol.next_response()
+    with pytest.raises(ConnectionClosed):
+        protocol.send_request(METADATA, METADATA_BODY)
+
+
+def test_undecodable_response_is_a_protocol_error() -> None:
+    protocol = ready_protocol({18: range(0, 4), 3: range(1, 9)})
+    correlation_id = protocol.send_request(METADATA, METADATA_BODY)
+    protocol.receive_data(frame(correlation_id.to_bytes(4, "big") + b"\x00\x01"))
+    with pytest.raises(RemoteProtocolError, match="Metadata v8 response"):
+        protocol.next_response()
