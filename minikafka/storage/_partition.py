@@ -382,7 +382,8 @@ class Partition:
             segment = self.active
             if segment.size and (
                 segment.size + total > settings.segment_bytes
-                or now - (segment.first_append_ms or now) >= settings.segment_ms
+                or (segment.first_append_ms is not None
+                    and now - segment.first_append_ms >= settings.segment_ms)
                 or self.next_offset + count - 1 - segment.base_offset > MAX_RELATIVE_OFFSET
             ):
                 self._roll()

@@ -19,9 +19,12 @@ digits as Kafka does (``00000000000000000001.log``), and holds:
     entry whose running maximum reaches a timestamp names the first batch
     whose own timestamp does (ListOffsets needs no scan).
 
-The active segment keeps its indexes mirrored in memory; a sealed segment
-maps them from disk on first use. Nothing here locks: the partition that owns
-the segment serialises access.
+The active segment keeps its offset index in memory only (written out when
+the segment is sealed or closed, rebuilt from the log after a crash) and its
+time index both in memory and on disk, written with each append, since store
+times cannot be rebuilt from the log. A sealed segment loads its offset index
+into arrays and maps its time index on first use. Nothing here locks (but the
+IndexCache): the partition that owns a segment serialises access to it.
 """
 
 from __future__ import annotations
@@ -217,8 +220,11 @@ class OffsetIndex:
     """Sparse map from relative offset to byte position, bisected in memory.
 
     The file holds big-endian (uint32 relative offset, uint32 position)
-    pairs; in memory they are two native arrays. The active segment's arrays
-    grow with each append; a sealed segment's load on demand (IndexCache).
+    pairs; in memory they are two native arrays. The active segment's index
+    lives in memory only and is written out when the segment is sealed or
+    the backend closes cleanly: after a crash the active segment is rescanned
+    anyway, so writing it on every append would buy nothing. A sealed
+    segment's index loads on demand (see IndexCache).
     """
 
     ENTRY = struct.Struct(">II")
@@ -228,7 +234,8 @@ class OffsetIndex:
         self._cache = cache
         self._relative: array[int] | None = None
         self._positions: array[int] | None = None
-        self._fd: int | None = None  # open for appending while the segment is active
+        self._writable = False
+        self._unwritten = False  # the arrays hold entries the file lacks
 
     @staticmethod
     def _columns(data: bytes) -> tuple[array[int], array[int]]:
@@ -239,14 +246,15 @@ class OffsetIndex:
         return pairs[0::2], pairs[1::2]
 
     def open_writable(self) -> None:
-        """Open for appending and load what is there, dropping a torn trailing entry."""
+        """Load the file (a torn trailing entry is ignored) to go on appending in memory."""
         self.release()
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        size = os.fstat(self._fd).st_size
-        whole = size - size % self.ENTRY.size
-        if whole != size:
-            os.ftruncate(self._fd, whole)
-        self._relative, self._positions = self._columns(os.pread(self._fd, whole, 0))
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        self._relative, self._positions = self._columns(data)
+        self._writable = True
+        self._unwritten = len(data) % self.ENTRY.size != 0 or not self.path.exists()
 
     def _loaded(self) -> tuple[array[int], array[int]]:
         relative, positions = self._relative, self._positions
@@ -262,7 +270,7 @@ class OffsetIndex:
 
     def unload(self) -> None:
         """Drop the arrays of a sealed index (the cache's choice); they reload on demand."""
-        if self._fd is None:
+        if not self._writable and not self._unwritten:
             self._relative = self._positions = None
 
     def __len__(self) -> int:
@@ -283,43 +291,60 @@ class OffsetIndex:
 
     def append(self, data: bytes) -> None:
         """Add packed entries (writable indexes only)."""
-        assert self._fd is not None and self._relative is not None and self._positions is not None
-        os.write(self._fd, data)
+        assert self._writable and self._relative is not None and self._positions is not None
         relative, positions = self._columns(data)
         self._relative.extend(relative)
         self._positions.extend(positions)
+        self._unwritten = True
 
     def truncate(self, count: int) -> None:
         """Keep the first ``count`` entries (writable indexes only)."""
-        assert self._fd is not None and self._relative is not None and self._positions is not None
-        os.ftruncate(self._fd, count * self.ENTRY.size)
+        assert self._writable and self._relative is not None and self._positions is not None
         del self._relative[count:], self._positions[count:]
+        self._unwritten = True
 
     def replace(self, data: bytes) -> None:
         """Rewrite the whole file with ``data`` (an index rebuilt by recovery)."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        _write_file(self.path, data)
+        writable = self._writable
         self.release()
         self._relative, self._positions = self._columns(data)
-        self._cache.touch(self)
+        self._writable = writable
+        if not writable:
+            self._cache.touch(self)
+
+    def persist(self) -> None:
+        """Write the in-memory entries to the file if it lacks some."""
+        if not self._unwritten or self._relative is None or self._positions is None:
+            return
+        pairs = array("I", bytes(8 * len(self._relative)))
+        pairs[0::2] = self._relative
+        pairs[1::2] = self._positions
+        if sys.byteorder == "little":
+            pairs.byteswap()
+        _write_file(self.path, pairs.tobytes())
+        self._unwritten = False
 
     def seal(self) -> None:
-        """Stop writing; the arrays stay and serve lookups until the cache drops them."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Stop appending: write the file; the arrays serve lookups until the cache drops them."""
+        self.persist()
+        if self._writable:
+            self._writable = False
             self._cache.touch(self)
 
     def release(self) -> None:
-        """Close the file and drop the arrays."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Drop the arrays (entries not yet written are lost: call persist first)."""
         self._relative = self._positions = None
+        self._writable = self._unwritten = False
         self._cache.forget(self)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        pwrite_all(fd, [data], 0)
+    finally:
+        os.close(fd)
 
 
 @attrs.frozen
@@ -450,7 +475,7 @@ def iter_headers(fd: int, start: int, end: int, window: int = 16384) -> Iterator
 
 def pwrite_all(fd: int, buffers: list[bytes | memoryview], position: int) -> None:
     """Write every buffer at ``position`` with as few system calls as the kernel allows."""
-    pending = list(buffers)
+    pending = [buffer for buffer in buffers if len(buffer)]
     first = 0
     while first < len(pending):
         written = os.pwritev(fd, pending[first : first + _IOV_MAX], position)
@@ -535,7 +560,8 @@ class Segment:
         os.fdatasync(self.fd)
 
     def fsync_all(self) -> None:
-        """Log and both indexes (done once, when a sealed segment becomes trusted)."""
+        """Log and both indexes (when a sealed segment becomes trusted, and at a clean close)."""
+        self.offset_index.persist()
         os.fdatasync(self.fd)
         for path in (self.offset_index.path, self.time_index.path):
             fd = os.open(path, os.O_RDONLY)

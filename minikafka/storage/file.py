@@ -14,10 +14,13 @@ Layout under the root directory::
 Topic names are checked against Kafka's rules before any file operation, and
 '~' (used by the backend's own files) never occurs in one.
 
-Appending writes the batches with one ``pwritev`` and their index entries with
-one ``write`` each; a read locates its offset by bisecting the segment list and
-the segment's sparse index, then returns whole batches with one ``pread`` per
-segment: no per-record work anywhere.
+Appending writes the batches with one ``pwritev`` and any new time index
+entry with one ``write`` (the active segment's offset index is kept in memory
+and written when the segment is sealed or closed; a crash rebuilds it). A
+read locates its offset by bisecting the segment list and the segment's
+sparse index, then returns whole batches with one ``pread`` per segment,
+stepping over their 12-byte frames to stop at a batch boundary and to check
+that each is numbered where the previous one ended: no per-record work.
 
 Durability, by MINIKAFKA_FSYNC (see ``fsync.FsyncPolicy``):
 
@@ -45,12 +48,20 @@ partition rescans the segments from its recovery point (in practice the
 active segment and any rolled segment not yet fsynced): every batch's length,
 magic and CRC are checked, and offsets must be contiguous. A torn or corrupt
 tail is cut off (with everything after it) and one warning says what was cut.
+A damaged index is rebuilt from its segment, when it is opened or when a
+lookup finds that it disagrees with the log. Segments that recovery trusts
+(fsynced before the crash, or everything after a clean close) are not
+re-read, as in Kafka: decay of their bytes at rest is left to the consumers'
+CRC checks, except that reads refuse batches whose numbering is broken.
 
 Retention: each batch's store time (the clock's, not the client's) is in the
 time index. ``evict`` moves the log start offset past every expired batch, so
 they are never read again, and deletes each segment whose batches have all
 expired. The log always keeps an active segment named by the next offset, so
-numbering continues after everything expired, across restarts too.
+numbering continues after everything expired, across restarts too. The
+broker calls ``evict`` periodically (a batch is served until the call that
+expires it); when nothing has expired it costs a bisection or two per
+partition.
 """
 
 from __future__ import annotations
@@ -86,6 +97,7 @@ from minikafka.storage.base import (
     AppendResult,
     Clock,
     InvalidPartitions,
+    InvalidTopicName,
     ReadResult,
     StorageFailure,
     TopicAlreadyExists,
@@ -168,11 +180,13 @@ class FileBackend:
             except BlockingIOError:
                 raise StorageFailure(f"{self.root} is in use by another process") from None
             self.was_clean = self._open()
-        except OSError as error:
+        except BaseException as error:
+            for topic in self._topics.values():
+                for partition in topic.partitions:
+                    partition.close(clean=False)
             self._release_lock()
-            raise StorageFailure(f"cannot open {self.root}: {error}") from error
-        except BaseException:
-            self._release_lock()
+            if isinstance(error, OSError):
+                raise StorageFailure(f"cannot open {self.root}: {error}") from error
             raise
         self._flusher = threading.Thread(
             target=self._flush_in_background, name="minikafka-fsync", daemon=True
@@ -202,19 +216,25 @@ class FileBackend:
                 _remove(path)
             elif name.endswith(TOPIC_SUFFIX) and path.is_file():
                 topic = name[: -len(TOPIC_SUFFIX)]
-                declared[topic] = self._read_topic_file(path, topic)
+                if _is_topic_name(topic):
+                    declared[topic] = self._read_topic_file(path)
+                else:
+                    log.warning("ignoring %s: not a topic this backend could have made", path)
             elif path.is_dir() and _PARTITION_DIRECTORY.fullmatch(name):
                 directories.append(path)
         for path in directories:
             match = _PARTITION_DIRECTORY.fullmatch(path.name)
             assert match is not None
             topic, number = match["topic"], int(match["partition"])
+            if not _is_topic_name(topic):
+                continue  # not ours: leave it alone
             if topic not in declared or number >= declared[topic][0]:
                 # Left by a create, delete or add_partitions that a crash interrupted.
                 log.warning("removing %s: it belongs to no topic", path)
                 self._discard_directory(path)
         for topic, (count, config) in declared.items():
-            partitions = []
+            partitions: list[Partition] = []
+            self._topics[topic] = _Topic(config, partitions)  # filled as they open
             for index in range(count):
                 partition = Partition(self._settings, self._partition_path(topic, index),
                                        topic, index)
@@ -224,11 +244,9 @@ class FileBackend:
                 else:
                     partition.load(clean)
                 partitions.append(partition)
-            self._topics[topic] = _Topic(config, partitions)
         return clean
 
-    def _read_topic_file(self, path: Path, topic: str) -> tuple[int, dict[str, str]]:
-        validate_topic_name(topic)
+    def _read_topic_file(self, path: Path) -> tuple[int, dict[str, str]]:
         content = read_json(path)
         count = content.get("partitions") if content else None
         config = content.get("config") if content else None
@@ -468,6 +486,14 @@ class FileBackend:
                         partition.sync()
                     except StorageFailure as error:
                         log.error("%s", error)
+
+
+def _is_topic_name(name: str) -> bool:
+    try:
+        validate_topic_name(name)
+    except InvalidTopicName:
+        return False
+    return True
 
 
 def _remove(path: Path) -> None:

@@ -245,10 +245,11 @@ def test_leftovers_of_interrupted_topic_operations_are_removed(
     (root / "kept-1").mkdir()
     (root / "~trash-0123").mkdir()
     (root / "~tmp-abc").write_bytes(b"{")
+    (root / "not a topic-0").mkdir()  # no name this backend makes: not its to remove
     reopened = open_backend()
     assert reopened.topics() == {"kept": 1}
     assert sorted(p.name for p in root.iterdir()) == [
-        "kept-0", "kept.topic", "~lock",
+        "kept-0", "kept.topic", "not a topic-0", "~lock",
     ]
     reopened.create_topic("half-created")
     assert reopened.high_watermark("half-created", 0) == 1

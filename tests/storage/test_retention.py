@@ -167,8 +167,11 @@ def test_whole_segments_are_deleted_once_all_their_messages_expire(
     assert segment_files(root) == [
         "00000000000000000005.log", "00000000000000000007.log", "00000000000000000009.log",
     ]
-    for suffix in (".index", ".timeindex"):
-        assert len(segment_files(root, suffix=suffix)) == 3
+    # Their indexes went with them (the active segment's offset index is written
+    # when it is sealed or closed).
+    remaining = {name[:20] for name in segment_files(root)}
+    assert {name[:20] for name in segment_files(root, suffix=".timeindex")} == remaining
+    assert {name[:20] for name in segment_files(root, suffix=".index")} <= remaining
     assert headers_of(backend.read("t", 0, 5, 1 << 20).records)[0].base_offset == 5
 
 
