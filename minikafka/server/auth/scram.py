@@ -160,7 +160,11 @@ class ScramExchange(Exchange):
         expected_binding = base64.b64encode(self._gs2_header.encode()).decode()
         if attributes[0][1] != expected_binding:
             raise AuthenticationFailed(self.user, "the channel binding does not match the gs2 header")
-        if attributes[1][1] != self._nonce:
+        # librdkafka before 2.6.1 (Debian's kcat among them) sends its own nonce a second
+        # time in front of the full one; Kafka 3.8.1 to 3.9 accept that ("ends with"), and
+        # so does MiniKafka. The server's random part must still be there, so a replayed
+        # exchange still fails.
+        if not attributes[1][1].endswith(self._nonce):
             raise AuthenticationFailed(self.user, "the nonce does not match")
         try:
             proof = base64.b64decode(proof_part[2:], validate=True)
