@@ -32,11 +32,12 @@ from typing import Any
 
 import trio
 
+# run from a checkout: the repository root holds the tests package used below
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import minikafka  # noqa: E402 - after the path is set for running from a checkout
-import minikafka.trio  # noqa: E402
-from tests.client.brokers import running_minikafka, running_tansu  # noqa: E402
+import minikafka
+import minikafka.trio
+from tests.client.brokers import running_minikafka, running_tansu
 
 
 def _topic(kind: str) -> str:
