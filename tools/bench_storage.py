@@ -7,10 +7,10 @@ Reports, for MemoryBackend and FileBackend:
   the start with a 1 MiB budget, as a consumer does. The file backend runs
   with its default fsync policy (1s); ``always`` is measured separately with
   one writer and with eight (group commit).
-* the time to locate an offset (a read of one batch at a random offset) in
-  a 1,000-message and in a 10,000,000-message log, both made of 100-record
-  batches, and the time to append to each: the cost per message must not
-  grow with the log.
+* the time to locate an offset (a read of one batch at a random offset; the
+  best of five rounds) in a 1,000-message and in a 10,000,000-message log,
+  both made of 100-record batches, and the time to append to each: the cost
+  per message must not grow with the log.
 * the time to reopen 1 GiB after a clean shutdown and after kill -9 (file
   backend only), with the page cache emptied of the data first
   (posix_fadvise DONTNEED) and with it warm.
@@ -137,11 +137,14 @@ def locate(kind: str, workdir: Path, messages: int, lookups: int) -> None:
         end = store.high_watermark("bench", 0)
         assert end == messages + 1
         rng = random.Random(1)
-        offsets = [rng.randrange(1, end) for _ in range(lookups)]
-        started = time.perf_counter()
-        for offset in offsets:
-            store.read("bench", 0, offset, 1)
-        located = (time.perf_counter() - started) / lookups
+        rounds = []
+        for _ in range(5):  # the best round: the machine may be busy with other work
+            offsets = [rng.randrange(1, end) for _ in range(lookups)]
+            started = time.perf_counter()
+            for offset in offsets:
+                store.read("bench", 0, offset, 1)
+            rounds.append((time.perf_counter() - started) / lookups)
+        located = min(rounds)
         started = time.perf_counter()
         for _ in range(200):
             store.append("bench", 0, [batch])
@@ -268,7 +271,7 @@ def main() -> None:
         def run_locate() -> None:
             for kind in ("memory", "file"):
                 for messages in (1_000, 100_000 if quick else 10_000_000):
-                    locate(kind, workdir, messages, 2_000 if quick else 10_000)
+                    locate(kind, workdir, messages, 1_000 if quick else 4_000)
 
         def run_reopen() -> None:
             total = 64 * MIB if quick else GIB
