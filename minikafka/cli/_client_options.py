@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from minikafka.client.errors import BrokerUnavailable, ClientError, KafkaError
+from minikafka.protocol.batch_header import InvalidBatch
+from minikafka.protocol.compression import CodecUnavailable
 
 from . import CommandError
 
@@ -56,7 +58,7 @@ def reported_errors(address: str) -> Iterator[None]:
     except BrokerUnavailable as exc:
         cause = f" ({exc.cause})" if exc.cause is not None else ""
         raise CommandError(f"cannot reach the broker at {address}{cause}") from None
-    except (KafkaError, ClientError) as exc:
+    except (KafkaError, ClientError, CodecUnavailable, InvalidBatch) as exc:
         raise CommandError(str(exc)) from None
     except ValueError as exc:  # a malformed address or option value
         raise CommandError(str(exc)) from None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +31,7 @@ from minikafka.client._core import (
 from minikafka.client.errors import ClientError
 from minikafka.protocol.batch_header import BatchHeader
 from minikafka.protocol.codec import decode_response, encode_request, encode_response
-from minikafka.protocol.compression import Codec
+from minikafka.protocol.compression import Codec, CodecUnavailable
 from minikafka.protocol.errors import MessageTooLargeError, UnknownTopicOrPartitionError
 from minikafka.protocol.records import Record, build_batch
 from minikafka.protocol.registry import api_by_name
@@ -356,3 +358,15 @@ def test_produce_pipelines_five_batches_at_a_time_with_idempotent_sequences() ->
                for h in (BatchHeader.parse(records) for records in sent)]
     assert headers == [(42, 3, sequence) for sequence in range(0, 14, 2)]
 
+
+
+def test_a_missing_codec_library_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    compressed = batch(1, 3, compression=Codec.ZSTD)
+    monkeypatch.setitem(sys.modules, "cramjam", None)  # as if the extra were not installed
+    with pytest.raises(CodecUnavailable, match=re.escape(
+            "zstd compression needs the 'compression' extra: "
+            "pip install 'minikafka[compression]'")):
+        subscribed().decode(compressed, 1)
+    # gzip needs only the standard library
+    messages, _ = subscribed().decode(batch(1, 2, compression=Codec.GZIP), 1)
+    assert [m.value for m in messages] == [b"1", b"2"]
