@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -35,6 +36,7 @@ from minikafka.server.config import (
     load_config,
     unknown_variables,
 )
+from minikafka.server.datadir import DataDirectoryLost
 from minikafka.server.security import load_security
 from minikafka.server.server import Server
 from minikafka.storage.base import Storage, StorageError
@@ -100,10 +102,11 @@ def open_offsets(config: Config) -> OffsetStore:
         raise CommandError(str(exc)) from None
 
 
-async def _serve(config: Config, storage: Storage, offsets: OffsetStore) -> OSError | None:
-    """Run the server; returns the OSError that kept it from listening, if any."""
+async def _serve(config: Config, storage: Storage, offsets: OffsetStore
+                 ) -> OSError | DataDirectoryLost | None:
+    """Run the server; returns the OSError that kept it from listening, or the lost data directory."""
     server = Server(storage, config, offsets=offsets)
-    failure: OSError | None = None
+    failure: OSError | DataDirectoryLost | None = None
 
     async def serve_then_stop(task_status: trio.TaskStatus[Any]) -> None:
         nonlocal failure
@@ -112,6 +115,8 @@ async def _serve(config: Config, storage: Storage, offsets: OffsetStore) -> OSEr
         except OSError as exc:
             failure = exc
             task_status.started()
+        except DataDirectoryLost as exc:
+            failure = exc
         nursery.cancel_scope.cancel()
 
     async with trio.open_nursery() as nursery:
@@ -120,6 +125,15 @@ async def _serve(config: Config, storage: Storage, offsets: OffsetStore) -> OSEr
         if failure is None:
             print(_describe(config, server), flush=True)
     return failure
+
+
+def _close(close: Callable[[], None], failure: BaseException | None) -> None:
+    """Close a store; with its directory gone, failing to is expected and already reported."""
+    try:
+        close()
+    except StorageError:
+        if not isinstance(failure, DataDirectoryLost):
+            raise
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,14 +147,17 @@ def run(args: argparse.Namespace) -> int:
     for warning in unknown_variables(os.environ):
         logger.warning("%s", warning)
     storage = open_storage(config)
+    failure: OSError | DataDirectoryLost | None = None
     try:
         offsets = open_offsets(config)  # after the storage, which locks the data directory
         try:
             failure = trio.run(_serve, config, storage, offsets)
         finally:
-            offsets.close()
+            _close(offsets.close, failure)
     finally:
-        storage.close()
+        _close(storage.close, failure)
+    if isinstance(failure, DataDirectoryLost):
+        raise CommandError(str(failure), status=1)
     if isinstance(failure, socket.gaierror):
         raise CommandError(f"MINIKAFKA_HOST={str(config.host)!r} is not valid: cannot resolve "
                            f"{config.host.host!r} ({failure.strerror})", status=2)

@@ -13,12 +13,15 @@ committed offsets. Closing them is left to whoever opened them.
 
 Connections beyond MINIKAFKA_MAX_CONNECTIONS are closed as soon as they are
 accepted; with TLS configured, each connection completes its handshake
-(within the idle timeout) before its first request is read.
+(within the idle timeout) before its first request is read. If the file
+storage's data directory is removed while serving, ``serve`` stops as
+gracefully as it can and raises ``DataDirectoryLost``.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import attrs
 import trio
@@ -30,6 +33,7 @@ from minikafka.storage.offsets import MemoryOffsets, OffsetStore
 from .broker import Broker, group_coordinator
 from .config import Address, Config
 from .connection import Connection, socket_addresses
+from .datadir import DATA_DIRECTORY_CHECK_S, DataDirectoryLost, watch_data_directory
 from .limits import ConnectionLimit
 from .retention import run_retention
 from .security import Security, load_security
@@ -61,6 +65,8 @@ class Server:
     # TLS and SASL from the config; ConfigError here if the files are unusable.
     security: Security = attrs.field(init=False)
     connection_limit: ConnectionLimit = attrs.field(init=False)
+    data_directory_check_s: float = attrs.field(default=DATA_DIRECTORY_CHECK_S, kw_only=True)
+    _fatal: DataDirectoryLost | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         self.security = load_security(self.config)
@@ -109,6 +115,9 @@ class Server:
                 accepting.start_soon(run_retention, self.broker)
                 await accepting.start(self.broker.groups.serve_timers)
                 accepting.start_soon(self._accept, listeners, connections)
+                root = getattr(self.storage, "root", None)
+                if isinstance(root, Path):  # the file storage
+                    accepting.start_soon(self._watch_data_directory, root)
                 task_status.started(self.addresses[0])
                 await self._stop.wait()
                 accepting.cancel_scope.cancel()
@@ -120,9 +129,16 @@ class Server:
             connections.cancel_scope.deadline = trio.current_time() + SHUTDOWN_GRACE_S
         if connections.cancel_scope.cancelled_caught:
             logger.warning("connections still busy after %.0fs were cut off", SHUTDOWN_GRACE_S)
+        if self._fatal is not None:
+            raise self._fatal  # nothing to flush into
         await trio.to_thread.run_sync(self.storage.flush)
         await trio.to_thread.run_sync(self.offsets.flush)
         logger.info("stopped")
+
+    async def _watch_data_directory(self, root: Path) -> None:
+        self._fatal = await watch_data_directory(root, self.data_directory_check_s)
+        logger.critical("%s", self._fatal)
+        self.shutdown()
 
     async def _accept(self, listeners: list[trio.abc.Listener[trio.abc.Stream]],
                       connections: trio.Nursery) -> None:

@@ -106,6 +106,9 @@ class Partition:
         self.directory_dirty = False
         self.last_append_ms = 0
         self.failure: str | None = None
+        # A failed append whose bytes could not be cut off yet (a read-only medium refuses
+        # ftruncate too): (segment, size, offset entries, time entries) to go back to.
+        self.pending_undo: tuple[Segment, int, int, int] | None = None
         self.closed = False
 
     def __repr__(self) -> str:
@@ -378,6 +381,7 @@ class Partition:
         settings = self.settings
         with self.lock:
             self._check_usable()
+            self._finish_undo()
             now = max(settings.clock(), self.last_append_ms)
             segment = self.active
             if segment.size and (
@@ -438,14 +442,30 @@ class Partition:
             if time_entries:
                 segment.time_index.append(time_entries)
         except OSError as error:
+            self.pending_undo = (segment, size, offset_count, time_count)
             try:
-                os.ftruncate(segment.fd, size)
-                segment.size = size
-                segment.offset_index.truncate(offset_count)
-                segment.time_index.truncate(time_count)
-            except OSError as undo_error:
-                self.failure = f"could not undo a failed append: {undo_error}"
+                self._finish_undo()
+            except StorageFailure as undo_error:
+                # Reads stop at segment.size, so the bytes past it are never served; the
+                # next append tries again to cut them off before writing anything.
+                log.warning("%s", undo_error)
             raise StorageFailure(f"{self.name}: append failed: {error}") from error
+
+    def _finish_undo(self) -> None:
+        """Cut off what a failed append left (StorageFailure while that is impossible)."""
+        if self.pending_undo is None:
+            return
+        segment, size, offset_count, time_count = self.pending_undo
+        try:
+            os.ftruncate(segment.fd, size)
+            segment.size = size
+            segment.offset_index.truncate(offset_count)
+            segment.time_index.truncate(time_count)
+        except OSError as error:
+            raise StorageFailure(
+                f"{self.name}: cannot yet undo a failed append ({error}); appends wait for it"
+            ) from error
+        self.pending_undo = None
 
     def _roll(self) -> None:
         """Seal the active segment and start a new one at the next offset."""
@@ -457,6 +477,11 @@ class Partition:
         sealed.seal()
         self.unsynced_sealed.append(sealed)
         self.settings.wake_flusher.set()  # fsync the sealed segment in the background
+
+    def _check_readable(self) -> None:
+        """Reads go on after append or fsync failures: what was stored is still there."""
+        if self.closed:
+            raise UnknownTopic(self.topic, self.index)
 
     def _check_usable(self) -> None:
         if self.closed:
@@ -538,7 +563,7 @@ class Partition:
 
     def read(self, offset: int, max_bytes: int) -> ReadResult:
         with self.lock:
-            self._check_usable()
+            self._check_readable()
             if not self.log_start <= offset <= self.next_offset:
                 raise OffsetOutOfRange(offset, self.log_start, self.next_offset)
             parts: list[bytes | memoryview] = []
@@ -590,7 +615,7 @@ class Partition:
 
     def offset_for_timestamp(self, timestamp_ms: int) -> int | None:
         with self.lock:
-            self._check_usable()
+            self._check_readable()
             first = bisect.bisect_right(self.base_offsets, self.log_start) - 1
             for segment in self.segments[first:]:
                 last = segment.latest_time_entry()
