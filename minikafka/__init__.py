@@ -4,7 +4,8 @@
 clients; ``minikafka.trio`` has the same two for trio.
 """
 
-from .client import BrokerUnavailable, ClientError, KafkaError, Message
+from .client import BrokerUnavailable, ClientError, CommitFailed, KafkaError, Message
 from .client._blocking import Consumer, Producer
 
-__all__ = ["BrokerUnavailable", "ClientError", "Consumer", "KafkaError", "Message", "Producer"]
+__all__ = ["BrokerUnavailable", "ClientError", "CommitFailed", "Consumer", "KafkaError", "Message",
+           "Producer"]

@@ -8,6 +8,7 @@ and ``minikafka.trio``.
 """
 
 from ._core import ConsumerOptions, Message, PendingMessage, ProducerOptions
+from ._group import CommitFailed, GroupOptions
 from .errors import (
     BrokerUnavailable,
     ClientClosed,
@@ -21,7 +22,9 @@ __all__ = [
     "BrokerUnavailable",
     "ClientClosed",
     "ClientError",
+    "CommitFailed",
     "ConsumerOptions",
+    "GroupOptions",
     "KafkaError",
     "Message",
     "NotSubscribed",

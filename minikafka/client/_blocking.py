@@ -7,6 +7,7 @@ thread at a time; give each thread its own.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections import deque
@@ -34,12 +35,14 @@ from ._core import (
     resolve_position,
     run_to_completion,
 )
+from ._group import GroupSession, commit, group_poll, leave, pop_group_options
 from ._protocol import NEED_DATA, ClientProtocol, Response
-from .errors import BrokerUnavailable, ClientClosed, NotSubscribed
+from .errors import BrokerUnavailable, ClientClosed, ClientError, KafkaError, NotSubscribed
 
 __all__ = ["Consumer", "Producer"]
 
 T = TypeVar("T")
+logger = logging.getLogger("minikafka.client")
 _RECEIVE_SIZE = 256 * 1024
 _ITERATION_WAIT = 5.0  # seconds each long poll of ``for message in consumer`` waits
 
@@ -259,23 +262,45 @@ class Consumer:
     takes the options of ``ConsumerOptions`` (max_bytes, request_timeout,
     retry_timeout, client_id). ``poll()`` returns every message available
     since ``read_from`` and moves ``read_from`` past them; iterating the
-    consumer yields messages as they arrive.
+    consumer yields messages as they arrive. Without a group it reads
+    partition 0.
+
+    With ``group="name"`` it is a member of that consumer group (see
+    ``_group``): it reads the partitions the group assigns it, from where
+    the group committed (``read_from`` "earliest" or "latest" where it never
+    did), and commits automatically (``auto_commit=True``, every
+    ``auto_commit_interval`` seconds, before a rebalance and on close) or
+    when ``commit()`` is called. Group options: ``session_timeout``,
+    ``heartbeat_interval``, ``rebalance_timeout``, ``auto_commit``,
+    ``auto_commit_interval`` (seconds). Call ``poll`` at least every
+    ``session_timeout``: heartbeats are sent from it.
     """
 
     def __init__(self, address: str = "localhost:9092", topic: str | None = None, *,
-                 read_from: ReadFrom = 1, **options: Any) -> None:
+                 read_from: ReadFrom | None = None, group: str | None = None,
+                 **options: Any) -> None:
+        self._group_options = pop_group_options(options, group, read_from)
         self.options = ConsumerOptions(**options)
         self.address = address
+        self.group = group
         self._link = _Link(address, client_id=self.options.client_id,
                            request_timeout=self.options.request_timeout,
                            retry_timeout=self.options.retry_timeout)
         self._session = ConsumerSession(self.options)
+        self._member: GroupSession | None = None
         self._buffered: deque[Message] = deque()
         if topic is not None:
-            self._session.subscribe(topic, read_from)
+            if group is not None:
+                self._member = self._new_member(topic)
+            else:
+                self._session.subscribe(topic, 1 if read_from is None else read_from)
+
+    def _new_member(self, topic: str) -> GroupSession:
+        assert self.group is not None and self._group_options is not None
+        return GroupSession(self.options, self._group_options, self.group, topic)
 
     def __enter__(self) -> Consumer:
-        if self._session.topic is not None:
+        if self._session.topic is not None and self.group is None:
             self._link.run(resolve_position(self._session))
         return self
 
@@ -285,32 +310,72 @@ class Consumer:
 
     @property
     def topic(self) -> str | None:
-        return self._session.topic
+        return self._member.topic if self._member is not None else self._session.topic
 
     @property
     def read_from(self) -> ReadFrom:
         """The number of the next message ``poll`` returns ("earliest" or "latest"
-        until the broker has been asked what that is)."""
+        until the broker has been asked what that is). With a group: where
+        reading starts in partitions the group never committed."""
+        if self._group_options is not None:
+            return self._group_options.reset
         if self._buffered:
             return self._buffered[0].number
         return self._session.position
 
+    @property
+    def assignment(self) -> tuple[int, ...]:
+        """The partitions this consumer reads (with a group: what the group assigned)."""
+        if self.group is None:
+            return (0,) if self._session.topic is not None else ()
+        return self._member.assigned if self._member is not None else ()
+
     def subscribe(self, topic: str, read_from: ReadFrom = 1) -> None:
-        """Read ``topic`` from message number ``read_from``, "earliest" or "latest"."""
-        self._session.subscribe(topic, read_from)
+        """Read ``topic`` from message number ``read_from``, "earliest" or "latest".
+
+        With a group: leave the group's membership for the old topic (if any)
+        and join for ``topic`` at the next ``poll``.
+        """
         self._buffered.clear()
+        if self.group is not None:
+            self._leave()
+            self._member = self._new_member(topic)
+            return
+        self._session.subscribe(topic, read_from)
         self._link.run(resolve_position(self._session))
 
     def poll(self, timeout: float = 1.0) -> list[Message]:
         """Every message available from ``read_from`` (up to ``max_bytes``), waiting up
         to ``timeout`` seconds for the first; ``read_from`` moves past them."""
-        if self._session.topic is None:
+        if self.topic is None:
             raise NotSubscribed("the consumer has no topic; call subscribe() first")
         if self._buffered:  # fetched for a ``for`` loop that stopped early
             messages = list(self._buffered)
             self._buffered.clear()
             return messages
+        if self._member is not None:
+            return self._link.run(group_poll(self._member, timeout, time.monotonic))
         return self._link.run(poll(self._session, timeout, time.monotonic))
+
+    def commit(self) -> None:
+        """Commit the group's position after every message ``poll`` returned.
+
+        Raises ``CommitFailed`` when the group rebalanced first (the next
+        ``poll`` rejoins; another member may read those messages again).
+        """
+        if self.group is None:
+            raise ClientError("commit() needs a consumer with a group")
+        if self._member is not None:
+            self._link.run(commit(self._member, time.monotonic))
+
+    def _leave(self) -> None:
+        if self._member is None or self._link.closed:
+            return
+        try:
+            self._link.run(leave(self._member))
+        except (ClientError, KafkaError, OSError) as error:
+            # The broker will expire the membership after the session timeout instead.
+            logger.warning("group %s: could not leave cleanly: %s", self.group, error)
 
     def __iter__(self) -> Iterator[Message]:
         return self
@@ -321,7 +386,11 @@ class Consumer:
         return self._buffered.popleft()
 
     def close(self) -> None:
-        self._link.close()
+        """Leave the group (committing first, with automatic commits), then disconnect."""
+        try:
+            self._leave()
+        finally:
+            self._link.close()
 
 
 def _now_ms() -> int:

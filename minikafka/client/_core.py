@@ -32,6 +32,7 @@ from minikafka.protocol.errors import KafkaError, RemoteProtocolError, error_for
 from minikafka.protocol.records import RecordBatchBuilder, parse_records
 from minikafka.protocol.registry import api_by_name
 
+from ._partitioner import StickyPartitions, partition_for_key
 from .errors import ClientClosed, ClientError
 
 __all__ = [
@@ -75,7 +76,7 @@ _DUPLICATE_SEQUENCE_NUMBER = 46  # the batch was written before; its retry was d
 # most an idempotent producer may have: brokers remember five batches).
 MAX_IN_FLIGHT = 5
 _NO_TOPIC_ID = uuid.UUID(int=0)  # Metadata v10+: ask by name
-_PARTITION = 0  # MiniKafka's topics have one partition; the clients use partition 0 only
+_PARTITION = 0  # the partition consumers read without a group (producers spread by key)
 _RECORD_OVERHEAD = 24  # generous bytes of framing per record, for batch-size estimates
 
 
@@ -213,6 +214,7 @@ class Message:
     key: bytes | None = None
     headers: tuple[Header, ...] = attrs.field(default=(), converter=_header_tuple)
     timestamp: datetime.datetime | None = None
+    partition: int = 0  # numbers count per partition
 
 
 def _as_bytes(value: object, what: str) -> bytes:
@@ -249,6 +251,9 @@ class PendingMessage:
     key: bytes | None
     headers: tuple[Header, ...]
     timestamp_ms: int
+    # The partition it goes to: chosen when it is sent (by key, as Kafka's default
+    # partitioner chooses); -1 until then.
+    partition: int = attrs.field(default=-1, init=False)
     _number: int | None = attrs.field(default=None, init=False)
     _error: BaseException | None = attrs.field(default=None, init=False)
     # The trio transport hangs a trio.Event here to wake the task that awaits it.
@@ -443,12 +448,12 @@ def _partition_error(code: int, where: str, message: str | None = None) -> Kafka
 
 
 def _result_for(topics: Sequence[Any], name_field: str, partitions_field: str,
-                index_field: str, topic: str | None) -> Any:
-    """The entry for ``topic``'s partition 0 in a response's topic list, or None."""
+                index_field: str, topic: str | None, partition_index: int = _PARTITION) -> Any:
+    """The entry for ``topic``'s partition (0 unless given) in a response's topic list, or None."""
     for entry in topics:
         if getattr(entry, name_field) == topic:
             for partition in getattr(entry, partitions_field):
-                if getattr(partition, index_field) == _PARTITION:
+                if getattr(partition, index_field) == partition_index:
                     return partition
     return None
 
@@ -462,9 +467,11 @@ def _metadata_request(topic: str) -> Request:
     })
 
 
-def ensure_topic(known: set[str], topic: str, retry_timeout: float, clock: Clock) -> Plan[None]:
+def ensure_topic(known: set[str], topic: str, retry_timeout: float, clock: Clock,
+                 counts: dict[str, int] | None = None) -> Plan[None]:
     """Ask for the topic's metadata (creating it where the broker auto-creates
-    topics) until partition 0 has a leader; adds ``topic`` to ``known``."""
+    topics) until partition 0 has a leader; adds ``topic`` to ``known`` (and
+    its partition count to ``counts``)."""
     if topic in known:
         return
     deadline = clock() + retry_timeout
@@ -486,6 +493,8 @@ def ensure_topic(known: set[str], topic: str, retry_timeout: float, clock: Clock
                         code = _LEADER_NOT_AVAILABLE
         if code == 0:
             known.add(topic)
+            if counts is not None:
+                counts[topic] = len(partitions)
             return
         if not for_code(code).retriable and code != _LEADER_NOT_AVAILABLE:
             raise _partition_error(code, f"topic {topic!r}")
@@ -503,16 +512,46 @@ class ProducerSession:
 
     options: ProducerOptions
     known_topics: set[str] = attrs.field(factory=set)
+    partition_counts: dict[str, int] = attrs.field(factory=dict)  # from Metadata
     producer_id: int = -1
     producer_epoch: int = -1
-    _sequences: dict[str, int] = attrs.field(factory=dict)
+    _sequences: dict[tuple[str, int], int] = attrs.field(factory=dict)
+    sticky: StickyPartitions = attrs.field(
+        default=attrs.Factory(lambda self: StickyPartitions(self.options.batch_size),
+                              takes_self=True))
 
-    def build_batch(self, topic: str, messages: Sequence[PendingMessage]) -> bytes:
+    def split(self, topic: str, batch: Sequence[PendingMessage]
+              ) -> list[tuple[int, list[PendingMessage]]]:
+        """``batch`` as batches per partition, as Kafka's default partitioner places them.
+
+        A keyed message goes to murmur2(key) modulo the partition count; the
+        unkeyed ones go to the topic's sticky partition, which moves on to the
+        next once ``batch_size`` bytes went there, so unkeyed traffic takes
+        turns over the partitions a batch at a time. Order is kept within
+        each partition.
+        """
+        count = self.partition_counts.get(topic, 1)
+        sticky = self.sticky.current(topic, count)
+        by_partition: dict[int, list[PendingMessage]] = {}
+        unkeyed = 0
+        for message in batch:
+            if message.key is None:
+                message.partition = sticky
+                unkeyed += message.size
+            else:
+                message.partition = partition_for_key(message.key, count)
+            by_partition.setdefault(message.partition, []).append(message)
+        if unkeyed:
+            self.sticky.sent(topic, count, unkeyed)
+        return list(by_partition.items())
+
+    def build_batch(self, topic: str, messages: Sequence[PendingMessage],
+                    partition: int = _PARTITION) -> bytes:
         """One record batch holding ``messages``; with idempotence, the next sequence."""
         base_sequence = -1
         if self.producer_id >= 0:
-            base_sequence = self._sequences.get(topic, 0)
-            self._sequences[topic] = (base_sequence + len(messages)) % 2**31
+            base_sequence = self._sequences.get((topic, partition), 0)
+            self._sequences[(topic, partition)] = (base_sequence + len(messages)) % 2**31
         builder = RecordBatchBuilder(
             compression=self.options.compression,
             producer_id=self.producer_id,
@@ -529,7 +568,7 @@ class ProducerSession:
         self.producer_id = self.producer_epoch = -1
         self._sequences.clear()
 
-    def produce_request(self, topic: str, batch: bytes) -> Request:
+    def produce_request(self, topic: str, batch: bytes, partition: int = _PARTITION) -> Request:
         return Request(
             _PRODUCE,
             {
@@ -537,7 +576,7 @@ class ProducerSession:
                 "acks": self.options.acks,
                 "timeout_ms": int(self.options.request_timeout * 1000),
                 "topic_data": [{"name": topic,
-                                "partition_data": [{"index": _PARTITION, "records": batch}]}],
+                                "partition_data": [{"index": partition, "records": batch}]}],
             },
             expect_response=self.options.acks != 0,
         )
@@ -574,16 +613,21 @@ def produce(session: ProducerSession, topic: str,
     the messages not yet written are failed with it.
     """
     try:
-        yield from ensure_topic(session.known_topics, topic, session.options.retry_timeout, clock)
+        yield from ensure_topic(session.known_topics, topic, session.options.retry_timeout, clock,
+                                session.partition_counts)
         if session.options.idempotent and session.producer_id < 0:
             yield from init_producer_id(session, clock)
-        encoded = [session.build_batch(topic, batch) for batch in batches]
+        # From here on each batch goes to one partition.
+        batches = [part for batch in batches for _, part in session.split(topic, batch)]
+        encoded = [session.build_batch(topic, batch, batch[0].partition) for batch in batches]
         deadline = clock() + session.options.retry_timeout
         backoff = _Backoff()
         queue = list(range(len(batches)))
         while queue:
             window, queue = queue[:MAX_IN_FLIGHT], queue[MAX_IN_FLIGHT:]
-            bodies = yield Send(tuple(session.produce_request(topic, encoded[i]) for i in window))
+            bodies = yield Send(tuple(session.produce_request(topic, encoded[i],
+                                                              batches[i][0].partition)
+                                      for i in window))
             failed: list[int] = []
             for index, body in zip(window, bodies, strict=True):
                 if body is None:  # acks=0: the broker does not answer
@@ -591,7 +635,7 @@ def produce(session: ProducerSession, topic: str,
                         message.resolve(-1)
                     continue
                 result = _result_for(body.responses, "name", "partition_responses", "index",
-                                     topic)
+                                     topic, batches[index][0].partition)
                 if result is None:
                     raise RemoteProtocolError(f"the Produce response has no result for {topic!r}")
                 code = result.error_code

@@ -4,14 +4,12 @@ A message with a key goes to ``murmur2(key) & 0x7fffffff`` modulo the
 partition count, so a key lands where Kafka's Java client, kafka-python and
 librdkafka's ``murmur2_random`` partitioner would put it, and all messages
 with one key stay in order in one partition. Messages without a key are
-"sticky" (KIP-480): they fill one partition's batch, and the next batch goes
-to the next partition, so unkeyed traffic spreads evenly batch by batch
-without making many small batches.
+"sticky" (KIP-480, KIP-794): they go to one partition until a batch's worth
+of bytes went there, then to the next, so unkeyed traffic spreads evenly
+over the partitions, batch by batch, without making many small batches.
 """
 
 from __future__ import annotations
-
-import random
 
 __all__ = ["StickyPartitions", "murmur2", "partition_for_key"]
 
@@ -53,20 +51,33 @@ def partition_for_key(key: bytes, partitions: int) -> int:
 
 
 class StickyPartitions:
-    """The partition for unkeyed messages of each topic: one until its batch is done, then the next."""
+    """The partition for unkeyed messages of each topic (Kafka's "uniform sticky" partitioner).
 
-    def __init__(self, rng: random.Random | None = None) -> None:
-        self._rng = rng or random.Random()
+    Unkeyed messages stay on one partition until ``switch_bytes`` of them
+    have gone there (Kafka switches after batch.size bytes, KIP-794), then
+    move to the next partition in turn. The first is partition 0, so a
+    consumer reading one partition sees a low-volume producer's messages.
+    """
+
+    def __init__(self, switch_bytes: int) -> None:
+        if switch_bytes < 1:
+            raise ValueError(f"switch_bytes must be positive, not {switch_bytes}")
+        self.switch_bytes = switch_bytes
         self._current: dict[str, int] = {}
+        self._filled: dict[str, int] = {}
 
     def current(self, topic: str, partitions: int) -> int:
-        """Where unkeyed messages of ``topic`` go now (a random start, then in turn)."""
-        chosen = self._current.get(topic)
-        if chosen is None or chosen >= partitions:
-            chosen = self._current[topic] = self._rng.randrange(partitions)
+        """Where unkeyed messages of ``topic`` go now."""
+        chosen = self._current.get(topic, 0)
+        if chosen >= partitions:  # the topic looks smaller than before: start again
+            chosen = self._current[topic] = 0
+            self._filled[topic] = 0
         return chosen
 
-    def batch_done(self, topic: str, partitions: int) -> None:
-        """The current partition's batch was sent: unkeyed messages move to the next one."""
-        if topic in self._current:
-            self._current[topic] = (self._current[topic] + 1) % max(partitions, 1)
+    def sent(self, topic: str, partitions: int, size: int) -> None:
+        """``size`` bytes of unkeyed messages went to the current partition."""
+        filled = self._filled.get(topic, 0) + size
+        if filled >= self.switch_bytes:
+            self._current[topic] = (self.current(topic, partitions) + 1) % max(partitions, 1)
+            filled = 0
+        self._filled[topic] = filled

@@ -36,3 +36,22 @@ def broker(request: pytest.FixtureRequest) -> Broker:
 def topic() -> str:
     """A topic name no other test uses."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def single_partition_topic(broker: Broker, topic: str) -> str:
+    """``topic``, created with one partition.
+
+    For tests that read back partition 0 what the producer wrote: Tansu
+    auto-creates topics with several partitions, and the producer places
+    keyed messages by key (and moves unkeyed ones on after ``batch_size``
+    bytes), as Kafka's default partitioner does.
+    """
+    from kafka.admin import KafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+
+    admin = KafkaAdminClient(bootstrap_servers=broker.address, request_timeout_ms=10_000)
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+    return topic

@@ -57,7 +57,8 @@ def test_message_fields_round_trip(broker: Broker, topic: str) -> None:
     assert message.timestamp <= datetime.datetime.now(datetime.UTC)
 
 
-def test_send_many_is_one_batch_of_consecutive_numbers(broker: Broker, topic: str) -> None:
+def test_send_many_is_one_batch_of_consecutive_numbers(broker: Broker, single_partition_topic: str) -> None:
+    topic = single_partition_topic
     with Producer(broker.address) as producer:
         numbers = producer.send_many(topic, [b"a", b"b", b"c"])
         assert numbers == list(range(numbers[0], numbers[0] + 3))
@@ -78,7 +79,8 @@ def test_read_from_inside_a_batch_skips_its_earlier_messages(broker: Broker, top
         assert [m.number for m in consumer.poll(timeout=2)] == numbers[6:]
 
 
-def test_max_bytes_splits_reading_over_several_polls(broker: Broker, topic: str) -> None:
+def test_max_bytes_splits_reading_over_several_polls(broker: Broker, single_partition_topic: str) -> None:
+    topic = single_partition_topic
     with Producer(broker.address, batch_size=2000) as producer:
         numbers = producer.send_many(topic, [b"x" * 100] * 100)  # about six batches
     with Consumer(broker.address, topic, read_from=numbers[0], max_bytes=3000) as consumer:

@@ -62,13 +62,19 @@ def test_a_topic_needs_a_partition() -> None:
         partition_for_key(b"k", 0)
 
 
-def test_unkeyed_messages_stick_to_a_partition_per_batch_then_move_on() -> None:
-    sticky = StickyPartitions(random.Random(3))
-    first = sticky.current("t", 3)
-    assert sticky.current("t", 3) == first  # same batch, same partition
-    seen = [first]
-    for _ in range(5):
-        sticky.batch_done("t", 3)
+def test_unkeyed_messages_move_on_after_a_batch_worth_of_bytes() -> None:
+    sticky = StickyPartitions(switch_bytes=100)
+    seen = []
+    for _ in range(12):  # 40-byte batches: a partition takes three, then the next
         seen.append(sticky.current("t", 3))
-    assert seen == [(first + n) % 3 for n in range(6)]  # every partition in turn
-    assert sticky.current("t", 1) == 0  # the topic shrank in our view: start again within it
+        sticky.sent("t", 3, 40)
+    assert seen == [0, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0]
+    assert sticky.current("other", 3) == 0  # each topic by itself
+
+
+def test_a_topic_that_looks_smaller_starts_again_at_partition_0() -> None:
+    sticky = StickyPartitions(switch_bytes=10)
+    sticky.sent("t", 3, 10)
+    sticky.sent("t", 3, 10)
+    assert sticky.current("t", 3) == 2
+    assert sticky.current("t", 2) == 0
