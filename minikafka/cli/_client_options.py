@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from minikafka.cli._names import topic_name
 from minikafka.client.errors import BrokerUnavailable, ClientError, KafkaError
 from minikafka.protocol.batch_header import InvalidBatch
 from minikafka.protocol.compression import CodecUnavailable
@@ -20,7 +21,7 @@ DEFAULT_ADDRESS = "localhost:9092"
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-t", "--topic", required=True, help="the topic")
+    parser.add_argument("-t", "--topic", required=True, type=topic_name, help="the topic")
     parser.add_argument("--host", metavar="HOST:PORT",
                         help=f"the broker (default: $MINIKAFKA_HOST, else {DEFAULT_ADDRESS})")
     parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",

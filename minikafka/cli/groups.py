@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from minikafka.cli._names import group_id
 from minikafka.protocol.consumer_protocol import (
     CONSUMER_PROTOCOL_TYPE,
     InvalidConsumerProtocol,
@@ -38,10 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_broker_arguments(listing)
     describe = actions.add_parser("describe",
                                   help="members, assignments, committed offsets and lag")
-    describe.add_argument("group")
+    describe.add_argument("group", type=group_id)
     add_broker_arguments(describe)
     delete = actions.add_parser("delete", help="delete empty groups and their offsets")
-    delete.add_argument("groups", nargs="+", metavar="GROUP")
+    delete.add_argument("groups", nargs="+", metavar="GROUP", type=group_id)
     add_broker_arguments(delete)
 
 

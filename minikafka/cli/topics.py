@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from minikafka.cli._names import topic_name
 from minikafka.protocol.errors import for_code
 
 from . import CommandError
@@ -43,17 +44,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing = actions.add_parser("list", help="every topic and its partition count")
     add_broker_arguments(listing)
     create = actions.add_parser("create", help="create a topic")
-    create.add_argument("name")
+    create.add_argument("name", type=topic_name)
     create.add_argument("-p", "--partitions", type=int, default=-1, metavar="N",
                         help="partition count (default: the broker's default)")
     create.add_argument("-c", "--config", type=_setting, action="append", default=[],
                         metavar="NAME=VALUE", help="a topic setting (repeatable)")
     add_broker_arguments(create)
     describe = actions.add_parser("describe", help="partitions and settings of a topic")
-    describe.add_argument("name")
+    describe.add_argument("name", type=topic_name)
     add_broker_arguments(describe)
     delete = actions.add_parser("delete", help="delete topics and their messages")
-    delete.add_argument("names", nargs="+", metavar="NAME")
+    delete.add_argument("names", nargs="+", metavar="NAME", type=topic_name)
     add_broker_arguments(delete)
 
 

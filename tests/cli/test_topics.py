@@ -61,7 +61,7 @@ def test_without_a_count_topics_get_the_brokers_default(broker: RunningBroker) -
 @pytest.mark.parametrize("arguments, status, message", [
     (["create", "taken"], 1, "cannot create taken: Topic 'taken' already exists."),
     (["create", "compacted", "-c", "cleanup.policy=compact"], 1, "MiniKafka has no log compaction"),
-    (["create", "bad/name"], 1, "illegal characters"),
+    (["create", "bad/name"], 2, "illegal characters"),  # refused before connecting
     (["create", "zero", "-p", "0"], 2, "--partitions must be at least 1"),
     (["create", "x", "-c", "novalue"], 2, "expected NAME=VALUE"),
     (["describe", "absent"], 1, "no topic absent"),

@@ -24,7 +24,8 @@ from minikafka.protocol.registry import APIS
 
 from ..protocol.structures import sample
 
-__all__ = ["CAPTURES", "all_seeds", "captured_requests", "encoded_requests", "served_versions"]
+__all__ = ["CAPTURES", "all_seeds", "captured_requests", "encoded_requests", "served_versions",
+           "with_batches"]
 
 CAPTURES = Path(__file__).parents[1] / "data" / "debug"
 
@@ -51,14 +52,14 @@ def _unwrap(con: Any) -> Any:
     return con
 
 
-def _with_batches(structure: Any, value: Any) -> Any:
+def with_batches(structure: Any, value: Any) -> Any:
     """``value`` with every records field replaced by a real record batch."""
     con = _unwrap(structure)
     if isinstance(con, c.Struct):
-        return {sub.name: _with_batches(sub, value[sub.name])
+        return {sub.name: with_batches(sub, value[sub.name])
                 for sub in con.subcons if sub.name and sub.name in value}
     if isinstance(con, p._ArrayType) and value is not None:
-        return [_with_batches(con.subcon, item) for item in value]
+        return [with_batches(con.subcon, item) for item in value]
     if isinstance(con, p._RecordsType) and value is not None:
         return build_batch([Record(0, 1_700_000_000_000, b"key", b"value"),
                             Record(1, 1_700_000_000_001, None, b"second")])
@@ -71,7 +72,7 @@ def encoded_requests() -> tuple[tuple[Api, int, bytes], ...]:
     out = []
     for api, version in served_versions():
         structure = api.requests[version]
-        body = _with_batches(structure, sample(structure, seed=version + 1))
+        body = with_batches(structure, sample(structure, seed=version + 1))
         out.append((api, version, encode_request(api, version, 1000 + version, body)))
     return tuple(out)
 
