@@ -212,7 +212,10 @@ async def run_soak(host: str, port: int, pid: int | None, args: argparse.Namespa
                 await trio.sleep(args.minutes * 60)
                 stop.set()
             produced_at = trio.current_time()
-            # the end of each partition, now that nothing more is produced
+            # the end of each partition, now that nothing more is produced (on a new
+            # connection: the first one has been idle longer than MINIKAFKA_IDLE_TIMEOUT)
+            await setup.stream.aclose()
+            setup = await Wire.connect(host, port)
             for partition in range(partitions):
                 answer = await setup.request(FETCH, 11, {
                     "replica_id": -1, "max_wait_ms": 0, "min_bytes": 0, "max_bytes": 1,
