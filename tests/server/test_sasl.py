@@ -232,3 +232,20 @@ def test_scram_line_is_accepted_back() -> None:
     users = parse_users([line])
     credential = users.scram_for("carol", "SCRAM-SHA-512")
     assert credential is not None and credential.iterations == 4096
+
+
+def test_the_credentials_command_prints_a_usable_scram_line() -> None:
+    import subprocess
+    import sys
+
+    from minikafka.server.auth.credentials import scram_credential
+
+    result = subprocess.run([sys.executable, "-m", "minikafka.server.auth", "dave", "scram-sha-256"],
+                            input="dave's password\n", capture_output=True, text=True, timeout=30,
+                            check=True)
+    assert "dave's password" not in result.stdout
+    credential = parse_users(result.stdout.splitlines()).scram_for("dave", "SCRAM-SHA-256")
+    assert credential is not None
+    again = scram_credential("dave's password", "SCRAM-SHA-256", salt=credential.salt)
+    assert again.stored_key == credential.stored_key and again.server_key == credential.server_key
+    assert result.stderr == ""

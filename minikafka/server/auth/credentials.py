@@ -12,7 +12,7 @@ stored and server keys of RFC 5802, in base64)::
     bob:SCRAM-SHA-512:4096:<salt>:<stored key>:<server key>
 
 User names are 1 to 255 characters other than ':' and control characters.
-``python -m minikafka.server.auth.credentials NAME [MECHANISM]`` asks for a
+``python -m minikafka.server.auth NAME [MECHANISM]`` asks for a
 password and prints a SCRAM line for it (SCRAM-SHA-512 by default).
 
 Passwords are compared in constant time; for a password line, the SCRAM keys
@@ -184,7 +184,7 @@ def load_users(path: Path) -> Users:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not 1 <= len(args) <= 2 or (len(args) == 2 and args[1].upper() not in SCRAM_MECHANISMS):
-        print("usage: python -m minikafka.server.auth.credentials NAME "
+        print("usage: python -m minikafka.server.auth NAME "
               "[SCRAM-SHA-256|SCRAM-SHA-512]", file=sys.stderr)
         return 2
     mechanism = args[1].upper() if len(args) == 2 else "SCRAM-SHA-512"
@@ -197,7 +197,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(scram_line(args[0], password, mechanism))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
