@@ -67,6 +67,7 @@ class Server:
     connection_limit: ConnectionLimit = attrs.field(init=False)
     data_directory_check_s: float = attrs.field(default=DATA_DIRECTORY_CHECK_S, kw_only=True)
     _fatal: DataDirectoryLost | None = attrs.field(init=False, default=None)
+    _handshaking: int = attrs.field(init=False, default=0)
 
     def __attrs_post_init__(self) -> None:
         self.security = load_security(self.config)
@@ -85,6 +86,11 @@ class Server:
     def open_connections(self) -> frozenset[Connection]:
         """The connections being served now."""
         return frozenset(self._connections)
+
+    @property
+    def pending_handshakes(self) -> int:
+        """Connections accepted and still in their TLS handshake."""
+        return self._handshaking
 
     def shutdown(self) -> None:
         """Ask ``serve`` to stop gracefully (safe to call more than once)."""
@@ -146,12 +152,17 @@ class Server:
                                    handler_nursery=connections)
 
     async def _serve_connection(self, stream: trio.abc.Stream) -> None:
-        if not self.connection_limit.admits(len(self._connections), socket_addresses(stream)[1]):
+        _, peer = socket_addresses(stream)
+        # connections still in their TLS handshake count against the limit too
+        if not self.connection_limit.admits(len(self._connections) + self._handshaking, peer):
             return  # serve_listeners closes the stream
         if isinstance(stream, trio.SSLStream):
-            _, peer = socket_addresses(stream)
-            if not await handshake(stream, self.config.idle_timeout_s, peer):
-                return
+            self._handshaking += 1
+            try:
+                if not await handshake(stream, self.config.idle_timeout_s, peer):
+                    return
+            finally:
+                self._handshaking -= 1
         connection = Connection.accept(stream, self.broker, self.security.authenticator)
         self._connections.add(connection)
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -202,3 +203,37 @@ async def test_a_client_that_never_reads_is_closed_after_the_idle_timeout(
         # the broker closed it: the client can read what was sent, then the end
         assert await stuck.closed_by_peer()
     await assert_serves_others(server)
+
+
+async def test_tls_handshakes_in_progress_count_against_the_connection_limit(
+        start_server: ServerFactory, tmp_path: Path) -> None:
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+    issued.private_key_pem.write_to_path(str(key))
+    server = await start_server(max_connections=2, tls_cert=cert, tls_key=key)
+    host, port = "127.0.0.1", server.address.port
+    # two clients that connect and never start TLS hold both places
+    silent = [await trio.open_tcp_stream(host, port) for _ in range(2)]
+    with trio.fail_after(5):
+        while server.pending_handshakes < 2:
+            await trio.sleep(0.01)
+        refused = await trio.open_tcp_stream(host, port)
+        assert await refused.receive_some(100) == b""  # closed at once
+    for stream in silent:
+        await stream.aclose()
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with trio.fail_after(5):
+        while server.pending_handshakes:
+            await trio.sleep(0.01)
+        secure = trio.SSLStream(await trio.open_tcp_stream(host, port), context,
+                                server_hostname="127.0.0.1")
+        await secure.send_all(frame(encode_request(API_VERSIONS, 3, 9, VERSIONS_BODY)))
+        answer = await secure.receive_some(65536)
+    assert struct.unpack_from(">ii", answer)[1] == 9  # size, then the correlation id
