@@ -13,8 +13,10 @@ Workloads (100-byte values unless said; ``--only P1,S2`` picks some):
 
   P1  confluent-kafka producer, 200,000 messages into an existing topic;
       reference Tansu with the same client.
-  P2  confluent-kafka consumer reading those 200,000 from the start;
-      reference Redis Streams XRANGE, 1,000 per call (redis-py with hiredis).
+  P2  confluent-kafka consumer reading those 200,000 from the start
+      (``queued.min.messages`` raised so that librdkafka's prefetch never
+      pauses for a second); reference Redis Streams XRANGE, 1,000 per call
+      (redis-py with hiredis).
   P3  our producer, ``send_many`` of 1,000 values per call (one round trip,
       like the reference's pipeline), 200,000 messages; reference Redis XADD
       in redis-py pipelines of 1,000.
@@ -120,7 +122,7 @@ class Sizes:
 
 FULL = Sizes(messages=200_000, one_at_a_time=20_000, latency_messages=2_000,
              s1_messages=10_000_000, stored_bytes=1 << 30, s4_clients=100,
-             s4_messages_each=2_000, fetches_per_position=100)
+             s4_messages_each=1_000, fetches_per_position=100)
 QUICK = Sizes(messages=10_000, one_at_a_time=300, latency_messages=200,
               s1_messages=100_000, stored_bytes=16 << 20, s4_clients=100,
               s4_messages_each=20, fetches_per_position=20)
@@ -676,8 +678,12 @@ def confluent_consume(address: str, topic: str, count: int, pid: int | None,
                       group: str) -> Run:
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+    # librdkafka stops fetching once queued.min.messages (100,000) wait in its queue and
+    # then sleeps fetch.queue.backoff.ms (1 s) before looking again: a 1 s stall that
+    # would land at random in a half-second measurement. Room for the whole log avoids it.
     consumer = Consumer({"bootstrap.servers": address, "group.id": group,
-                         "enable.auto.commit": False, "enable.partition.eof": False})
+                         "enable.auto.commit": False, "enable.partition.eof": False,
+                         "queued.min.messages": 1_000_000})
     consumer.list_topics(topic, timeout=30)  # connected, metadata known: not timed
     received = payload = 0
     latencies: list[float] = []
