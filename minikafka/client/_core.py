@@ -258,6 +258,16 @@ class PendingMessage:
     _error: BaseException | None = attrs.field(default=None, init=False)
     # The trio transport hangs a trio.Event here to wake the task that awaits it.
     waiter: Any = attrs.field(default=None, init=False, repr=False)
+    # Estimated bytes in a batch (before compression); batching reads it often.
+    size: int = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        size = len(self.value) + _RECORD_OVERHEAD
+        if self.key is not None:
+            size += len(self.key)
+        for name, value in self.headers:
+            size += len(name) + (len(value) if value is not None else 0) + 4
+        self.size = size
 
     @classmethod
     def make(cls, topic: str, value: object, key: object, headers: object,
@@ -267,16 +277,6 @@ class PendingMessage:
         return cls(topic, _as_bytes(value, "value"),
                    None if key is None else _as_bytes(key, "key"),
                    _as_headers(headers), timestamp_ms)
-
-    @property
-    def size(self) -> int:
-        """Estimated bytes in a batch (before compression)."""
-        size = len(self.value) + _RECORD_OVERHEAD
-        if self.key is not None:
-            size += len(self.key)
-        for name, value in self.headers:
-            size += len(name) + (len(value) if value is not None else 0) + 4
-        return size
 
     @property
     def done(self) -> bool:
