@@ -87,10 +87,19 @@ async def test_async_for_yields_messages_as_they_arrive(broker: Broker, topic: s
 
 
 async def test_ten_concurrent_producers_exactly_once_in_order(broker: Broker, topic: str) -> None:
+    # The blocking test awaits every send; here each producer queues its
+    # messages one by one while the others do too (taking turns every ten),
+    # so its background task sends them in batches, as a busy trio program would.
     async def produce(producer_index: int) -> None:
-        async with Producer(broker.address) as producer:
+        async with Producer(broker.address, linger=0.002) as producer:
+            pending = []
             for i in range(1000):
-                await producer.send(topic, f"{producer_index} {i}")
+                pending.append(producer.send_nowait(topic, f"{producer_index} {i}"))
+                if i % 10 == 9:
+                    await trio.sleep(0)
+            await producer.flush()
+            numbers = [message.number for message in pending]
+            assert numbers == sorted(numbers)
 
     with trio.fail_after(60):
         async with trio.open_nursery() as nursery:
