@@ -257,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid", type=int, help="process id of --broker, for its memory")
     parser.add_argument("--rss-growth-mb", type=int, default=150,
                         help="largest allowed growth of the broker's RSS over its first sample")
+    parser.add_argument("--broker-env", action="append", default=[], metavar="VARIABLE=VALUE",
+                        help="setting for the broker started here (repeatable), e.g. "
+                             "MINIKAFKA_SASL_USERS_FILE=users to fuzz the SASL session")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(2**32)
@@ -269,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
             host, _, port_text = args.broker.rpartition(":")
             port, pid = int(port_text), args.pid
         else:
-            daemon = Daemon(Path(workdir.name) / "data", MINIKAFKA_LOG_LEVEL="warning").start()
+            settings = dict(item.split("=", 1) for item in args.broker_env)
+            daemon = Daemon(Path(workdir.name) / "data",
+                            **{"MINIKAFKA_LOG_LEVEL": "warning", **settings}).start()
             assert daemon.process is not None
             host, port, pid = "127.0.0.1", daemon.port, daemon.process.pid
         started = time.monotonic()
