@@ -227,17 +227,22 @@ def fuzz_decoders(total: int, seed: int) -> dict[str, Any]:
             "hangs": len(slow), "hang_examples": slow[:5]}
 
 
-def normal_client_works(bootstrap: str) -> tuple[bool, str]:
+def normal_client_works(bootstrap: str, sasl_user: str | None = None,
+                        sasl_password: str | None = None) -> tuple[bool, str]:
     """kafka-python produces 200 numbered messages with acks=all and reads them back."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # type: ignore[import-untyped]
 
     topic = f"netfuzz-check-{os.getpid()}-{int(time.time())}"
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=5)
+    security: dict[str, Any] = {}
+    if sasl_user is not None:
+        security = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "PLAIN",
+                    "sasl_plain_username": sasl_user, "sasl_plain_password": sasl_password}
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=5, **security)
     for number in range(200):
         producer.send(topic, str(number).encode()).get(timeout=30)
     producer.close()
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             consumer_timeout_ms=10_000)
+                             consumer_timeout_ms=10_000, **security)
     partition = TopicPartition(topic, 0)
     consumer.assign([partition])
     consumer.seek_to_beginning(partition)
@@ -260,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker-env", action="append", default=[], metavar="VARIABLE=VALUE",
                         help="setting for the broker started here (repeatable), e.g. "
                              "MINIKAFKA_SASL_USERS_FILE=users to fuzz the SASL session")
+    parser.add_argument("--sasl-user", help="PLAIN user for the final kafka-python check")
+    parser.add_argument("--sasl-password", help="its password")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(2**32)
@@ -302,12 +309,13 @@ def main(argv: list[str] | None = None) -> int:
             if not alive:
                 failures.append("the broker exited")
             else:
-                ok, detail = normal_client_works(daemon.bootstrap)
+                ok, detail = normal_client_works(daemon.bootstrap, args.sasl_user,
+                                                 args.sasl_password)
                 report["normal_client"] = detail
                 if not ok:
                     failures.append("kafka-python could not produce and consume afterwards")
         elif args.broker:
-            ok, detail = normal_client_works(args.broker)
+            ok, detail = normal_client_works(args.broker, args.sasl_user, args.sasl_password)
             report["normal_client"] = detail
             if not ok:
                 failures.append("kafka-python could not produce and consume afterwards")
