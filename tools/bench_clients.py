@@ -39,9 +39,26 @@ import minikafka
 import minikafka.trio
 from tests.client.brokers import running_minikafka, running_tansu
 
+_READ_TIMEOUT_S = 120.0
 
-def _topic(kind: str) -> str:
-    return f"bench-{kind}-{uuid.uuid4().hex[:8]}"
+
+def _topic(address: str, kind: str) -> str:
+    """A new topic with one partition (the clients read partition 0; Tansu would
+    otherwise auto-create several, and the producer would spread batches over them)."""
+    from kafka.admin import KafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+
+    name = f"bench-{kind}-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=10_000)
+    try:
+        admin.create_topics([NewTopic(name, 1, 1)])
+    finally:
+        admin.close()
+    return name
+
+
+def _check_reading(received: int, expected: int, started: float) -> None:
+    if time.perf_counter() - started > _READ_TIMEOUT_S:
+        raise SystemExit(f"read only {received} of {expected} messages in {_READ_TIMEOUT_S:g} s")
 
 
 def _values(count: int, size: int) -> list[bytes]:
@@ -52,10 +69,10 @@ def _values(count: int, size: int) -> list[bytes]:
 def bench_blocking(address: str, many: int, singles: int, size: int) -> dict[str, float]:
     values = _values(many, size)
     single_value = b"s" * size
-    many_topic, single_topic = _topic("many"), _topic("single")
+    many_topic, single_topic = _topic(address, "many"), _topic(address, "single")
     results: dict[str, float] = {}
     with minikafka.Producer(address) as producer:
-        producer.send(_topic("warmup"), b"connect")  # connection and version negotiation
+        producer.send(_topic(address, "warmup"), b"connect")  # connection and version negotiation
         started = time.perf_counter()
         numbers = producer.send_many(many_topic, values)
         results["send_many_s"] = time.perf_counter() - started
@@ -70,6 +87,7 @@ def bench_blocking(address: str, many: int, singles: int, size: int) -> dict[str
         started = time.perf_counter()
         while received < many:
             received += len(consumer.poll(timeout=5))
+            _check_reading(received, many, started)
         results["read_s"] = time.perf_counter() - started
     return results
 
@@ -77,12 +95,12 @@ def bench_blocking(address: str, many: int, singles: int, size: int) -> dict[str
 def bench_trio(address: str, many: int, singles: int, size: int) -> dict[str, float]:
     values = _values(many, size)
     single_value = b"s" * size
-    many_topic, single_topic = _topic("many"), _topic("single")
+    many_topic, single_topic = _topic(address, "many"), _topic(address, "single")
     results: dict[str, float] = {}
 
     async def main() -> None:
         async with minikafka.trio.Producer(address) as producer:
-            await producer.send(_topic("warmup"), b"connect")
+            await producer.send(_topic(address, "warmup"), b"connect")
             started = time.perf_counter()
             numbers = await producer.send_many(many_topic, values)
             results["send_many_s"] = time.perf_counter() - started
@@ -97,6 +115,7 @@ def bench_trio(address: str, many: int, singles: int, size: int) -> dict[str, fl
             started = time.perf_counter()
             while received < many:
                 received += len(await consumer.poll(timeout=5))
+                _check_reading(received, many, started)
             results["read_s"] = time.perf_counter() - started
 
     trio.run(main)

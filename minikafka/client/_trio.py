@@ -232,8 +232,11 @@ class Producer:
 
     async def send_many(self, topic: str, values: Iterable[bytes | str]) -> list[int]:
         """Send ``values`` as one batch (several if over ``batch_size``); their numbers."""
-        timestamp = _now_ms()
-        messages = [self._enqueue(topic, value, None, None, timestamp) for value in values]
+        timestamp, now = _now_ms(), trio.current_time()
+        # Queued together, taken together: the messages can share one Event.
+        waiter = trio.Event()
+        messages = [self._enqueue(topic, value, None, None, timestamp, waiter, now)
+                    for value in values]
         self._force = True  # no reason to linger: the batch is complete
         self._wakeup.set()
         for message in messages:
@@ -263,14 +266,15 @@ class Producer:
     aclose = close
 
     def _enqueue(self, topic: str, value: object, key: object, headers: object,
-                 timestamp: int) -> PendingMessage:
+                 timestamp: int, waiter: trio.Event | None = None,
+                 now: float | None = None) -> PendingMessage:
         if self._link.closed:
             raise ClientClosed("the producer is closed")
         if self._exit_stack is None:
             raise ClientError("use the producer inside `async with Producer(...) as producer:`")
         message = PendingMessage.make(topic, value, key, headers, timestamp)
-        message.waiter = trio.Event()
-        self._queue.add(message, trio.current_time())
+        message.waiter = trio.Event() if waiter is None else waiter
+        self._queue.add(message, trio.current_time() if now is None else now)
         self._unsent.append(message)
         self._wakeup.set()
         return message
@@ -316,7 +320,10 @@ class Producer:
 
 
 async def _wait(message: PendingMessage) -> None:
-    await message.waiter.wait()
+    # Waiting on a set Event still yields to the scheduler; after a batch is
+    # acknowledged its other messages are done, so skip them without yielding.
+    if not message.waiter.is_set():
+        await message.waiter.wait()
 
 
 class Consumer:
