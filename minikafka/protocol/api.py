@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from .primitives import compile_structure
+
 __all__ = ["Api"]
 
 
@@ -63,18 +65,21 @@ class Api:
         return 1 if self.is_flexible(version) else 0
 
     def request(self, version: int) -> Any:
-        """The compiled request structure for ``version`` (KeyError if undeclared)."""
+        """The request structure for ``version``, compiled for parsing and building.
+
+        KeyError if ``version`` is not declared. Compiled on first use, then kept.
+        """
         return self._compile("request", version, self.requests)
 
     def response(self, version: int) -> Any:
-        """The compiled response structure for ``version`` (KeyError if undeclared)."""
+        """The response structure for ``version``, compiled for parsing and building."""
         return self._compile("response", version, self.responses)
 
     def _compile(self, kind: str, version: int, table: Mapping[int, Any]) -> Any:
         key = (kind, version)
         compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = table[version].compile()
+            compiled = compile_structure(table[version])
             self._compiled[key] = compiled
         return compiled
 

@@ -7,6 +7,9 @@ work on frame payloads (the bytes after the 4-byte size prefix); see
 
 Decoding raises ``RemoteProtocolError`` subclasses that say what was wrong,
 so a server can answer with the right error code or close the connection.
+
+Headers and bodies go through their compiled structures (``Api.request``,
+``Api.response``, ``primitives.compile_structure``) in both directions.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import construct as c
 from .api import Api
 from .errors import LocalProtocolError, RemoteProtocolError
 from .headers import REQUEST_HEADERS, RESPONSE_HEADERS
-from .primitives import ViewReader
+from .primitives import ViewReader, compile_structure
 from .registry import api_for_key
 
 __all__ = [
@@ -37,6 +40,15 @@ __all__ = [
 ]
 
 _FIXED_HEADER = struct.Struct(">hhi")
+_COMPILED_REQUEST_HEADERS = {v: compile_structure(s) for v, s in REQUEST_HEADERS.items()}
+_COMPILED_RESPONSE_HEADERS = {v: compile_structure(s) for v, s in RESPONSE_HEADERS.items()}
+
+# The context construct's parse_stream/build_stream would make afresh for every
+# call; compiled code never writes to it, so one of each serves every call.
+_PARSING = c.Container(_parsing=True, _building=False, _sizing=False)
+_PARSING["_params"] = _PARSING
+_BUILDING = c.Container(_parsing=False, _building=True, _sizing=False)
+_BUILDING["_params"] = _BUILDING
 
 
 @attrs.frozen
@@ -97,12 +109,15 @@ def peek_request_header(payload: bytes | memoryview) -> RequestHeader:
 def _parse(structure: Any, reader: ViewReader, what: str,
            header: RequestHeader | None = None) -> Any:
     try:
+        if isinstance(structure, c.Compiled):
+            return structure.parsefunc(reader, _PARSING)
         return structure.parse_stream(reader)
     except c.ConstructError as exc:
         raise DecodeError(what, reader.tell(), _reason(exc), header) from None
     except (ValueError, OverflowError, UnicodeDecodeError, struct.error) as exc:
-        # compiled structures unpack fixed-width fields with struct directly,
-        # so a frame that ends inside one raises struct.error, not StreamError
+        # construct's own compiled code (for a structure primitives cannot
+        # compile whole) unpacks fixed-width fields with struct directly, so a
+        # frame that ends inside one raises struct.error, not StreamError
         raise DecodeError(what, reader.tell(), str(exc), header) from None
 
 
@@ -127,8 +142,8 @@ def decode_request(payload: bytes | memoryview) -> tuple[RequestHeader, Any]:
         raise UnsupportedVersion(fixed, api)
     reader = ViewReader(payload)
     what = f"{api.name} v{fixed.api_version} request"
-    raw_header = _parse(REQUEST_HEADERS[api.request_header_version(fixed.api_version)], reader,
-                        what + " header", fixed)
+    raw_header = _parse(_COMPILED_REQUEST_HEADERS[api.request_header_version(fixed.api_version)],
+                        reader, what + " header", fixed)
     header = RequestHeader(fixed.api_key, fixed.api_version, fixed.correlation_id,
                            raw_header.client_id)
     body = _parse(api.request(fixed.api_version), reader, what, header)
@@ -144,7 +159,8 @@ def decode_response(api: Api, version: int, payload: bytes | memoryview) -> tupl
     what = f"{api.name} v{version} response"
     if version not in api.responses:
         raise DecodeError(what, 0, "version not declared")
-    header = _parse(RESPONSE_HEADERS[api.response_header_version(version)], reader, what + " header")
+    header = _parse(_COMPILED_RESPONSE_HEADERS[api.response_header_version(version)], reader,
+                    what + " header")
     body = _parse(api.response(version), reader, what)
     if reader.remaining():
         raise DecodeError(what, reader.tell(), f"{reader.remaining()} unexpected trailing bytes")
@@ -153,9 +169,12 @@ def decode_response(api: Api, version: int, payload: bytes | memoryview) -> tupl
 
 def _build(structure: Any, value: Any, out: io.BytesIO, what: str) -> None:
     try:
-        structure.build_stream(value, out)
+        if isinstance(structure, c.Compiled):
+            structure.buildfunc(value, out, _BUILDING)
+        else:
+            structure.build_stream(value, out)
     except (c.ConstructError, KeyError, TypeError, ValueError, AttributeError,
-            OverflowError, UnicodeEncodeError) as exc:
+            OverflowError, UnicodeEncodeError, struct.error) as exc:
         raise LocalProtocolError(f"cannot encode {what}: {exc}") from None
 
 
@@ -167,8 +186,9 @@ def encode_request(api: Api, version: int, correlation_id: int, body: Any,
     out = io.BytesIO()
     header = {"request_api_key": api.key, "request_api_version": version,
               "correlation_id": correlation_id, "client_id": client_id}
-    _build(REQUEST_HEADERS[api.request_header_version(version)], header, out, "request header")
-    _build(api.requests[version], body, out, f"{api.name} v{version} request")
+    _build(_COMPILED_REQUEST_HEADERS[api.request_header_version(version)], header, out,
+           "request header")
+    _build(api.request(version), body, out, f"{api.name} v{version} request")
     return out.getvalue()
 
 
@@ -177,7 +197,7 @@ def encode_response(api: Api, version: int, correlation_id: int, body: Any) -> b
     if version not in api.responses:
         raise LocalProtocolError(f"{api.name} version {version} is not declared")
     out = io.BytesIO()
-    _build(RESPONSE_HEADERS[api.response_header_version(version)],
+    _build(_COMPILED_RESPONSE_HEADERS[api.response_header_version(version)],
            {"correlation_id": correlation_id}, out, "response header")
-    _build(api.responses[version], body, out, f"{api.name} v{version} response")
+    _build(api.response(version), body, out, f"{api.name} v{version} response")
     return out.getvalue()
