@@ -25,23 +25,30 @@ class CommandError(Exception):
         self.status = status
 
 
-def _commands() -> dict[str, ModuleType]:
+def _command_names() -> list[str]:
+    return sorted(info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_"))
+
+
+def _commands(only: str | None = None) -> dict[str, ModuleType]:
+    # Importing a command pulls in what it needs (the broker, the clients,
+    # trio); importing only the one being run keeps start-up short.
     found = {}
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
+    for name in _command_names():
+        if only is not None and name != only:
             continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
+        module = importlib.import_module(f"{__name__}.{name}")
         if hasattr(module, "run") and hasattr(module, "add_arguments"):
-            found[info.name] = module
-    return dict(sorted(found.items()))
+            found[name] = module
+    return found
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``only``, just that sub-command is loaded."""
     parser = argparse.ArgumentParser(
         prog="minikafka", description="A single-process broker that speaks Kafka's wire protocol."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in _commands().items():
+    for name, module in _commands(only).items():
         doc = (module.__doc__ or "").strip()
         command = sub.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,8 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    chosen = arguments[0] if arguments and arguments[0] in _command_names() else None
+    parser = build_parser(chosen)
+    args = parser.parse_args(arguments)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
