@@ -1,8 +1,12 @@
 """From one request frame to its response frame: decode, route, handle, encode.
 
 ``respond`` is the whole request path without the network, so tests can
-drive it with bytes. What cannot be answered raises ``CloseConnection``
-with the reason, which the connection logs before closing:
+drive it with bytes. ``start_response`` is its core for the connection
+loop: it answers at once whenever the handler does (most requests), and
+returns something to await only when the handler must wait (a long poll,
+a disk flush), so the connection knows when it is not waiting for its
+client. What cannot be answered raises ``CloseConnection`` with the
+reason, which the connection logs before closing:
 
 - an API key MiniKafka does not serve (Kafka closes the connection too:
   the protocol has no error response for a request it cannot parse);
@@ -15,9 +19,13 @@ with the reason, which the connection logs before closing:
 from __future__ import annotations
 
 import inspect
+from collections.abc import Awaitable
+from typing import Any
 
+from minikafka.protocol.api import Api
 from minikafka.protocol.codec import (
     DecodeError,
+    RequestHeader,
     decode_request,
     encode_response,
     peek_request_header,
@@ -30,12 +38,13 @@ from .config import Address
 from .handlers import HANDLERS, served_apis
 from .handlers.api_versions import unsupported_version_body
 
-__all__ = ["respond"]
+__all__ = ["respond", "start_response"]
 
 
-async def respond(payload: bytes, broker: Broker, *, local_address: Address,
-                  peer: str = "-") -> bytes | None:
-    """The response payload for a request payload, or None when none is to be sent."""
+def start_response(payload: bytes, broker: Broker, *, local_address: Address,
+                   peer: str = "-") -> bytes | Awaitable[bytes | None] | None:
+    """The response payload for a request payload, None when none is to be sent, or,
+    when the handler has to wait, an awaitable giving one of those."""
     try:
         fixed = peek_request_header(payload)
         route = HANDLERS.get(fixed.api_key)
@@ -54,10 +63,26 @@ async def respond(payload: bytes, broker: Broker, *, local_address: Address,
         header, body = decode_request(payload)
     except DecodeError as exc:
         raise CloseConnection(str(exc)) from None
-    ctx = RequestContext(broker, header, local_address, peer)
-    result = handler(body, ctx)
-    if inspect.isawaitable(result):
-        result = await result
+    result = handler(body, RequestContext(broker, header, local_address, peer))
+    if result is None:
+        return None
+    if type(result) is not dict and inspect.isawaitable(result):
+        return _encode_when_done(api, header, result)
+    return encode_response(api, header.api_version, header.correlation_id, result)
+
+
+async def _encode_when_done(api: Api, header: RequestHeader, pending: Awaitable[Any]
+                            ) -> bytes | None:
+    result = await pending
     if result is None:
         return None
     return encode_response(api, header.api_version, header.correlation_id, result)
+
+
+async def respond(payload: bytes, broker: Broker, *, local_address: Address,
+                  peer: str = "-") -> bytes | None:
+    """The response payload for a request payload, or None when none is to be sent."""
+    response = start_response(payload, broker, local_address=local_address, peer=peer)
+    if response is None or isinstance(response, bytes):
+        return response
+    return await response

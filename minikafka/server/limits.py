@@ -12,29 +12,28 @@
   (plus the rest of one frame, which MINIKAFKA_MAX_FRAME_BYTES bounds).
 - MINIKAFKA_IDLE_TIMEOUT (Kafka's connections.max.idle.ms): a connection
   that sends nothing for this long, or takes none of a response's bytes for
-  this long (``send_all_within``), is closed.
+  this long (``SEND_CHUNK`` at a time), is closed (``IdleGuard``).
 """
 
 from __future__ import annotations
 
+import enum
 import logging
+import math
 
 import attrs
 import trio
 
 from minikafka.protocol.framing import FrameBuffer
 
-__all__ = ["RECEIVE_CHUNK", "ClientStalled", "ConnectionLimit", "receive_size", "send_all_within"]
+__all__ = ["RECEIVE_CHUNK", "SEND_CHUNK", "ConnectionLimit", "IdleGuard", "Waiting",
+           "receive_size"]
 
 logger = logging.getLogger(__name__)
 
 RECEIVE_CHUNK = 256 * 1024  # largest single read from a socket
 SEND_CHUNK = 256 * 1024  # a stalled client is noticed per chunk, not per response
 _REFUSAL_LOG_INTERVAL_S = 10.0
-
-
-class ClientStalled(Exception):
-    """The client took none of a response's bytes within the idle timeout."""
 
 
 def receive_size(buffer: FrameBuffer, window: int) -> int:
@@ -51,23 +50,51 @@ def receive_size(buffer: FrameBuffer, window: int) -> int:
     return max(1, min(wanted, RECEIVE_CHUNK))
 
 
-async def send_all_within(stream: trio.abc.SendStream, data: bytes, stall_timeout_s: float) -> None:
-    """``stream.send_all(data)``, raising ClientStalled if any chunk waits ``stall_timeout_s``.
+class Waiting(enum.Enum):
+    """What a connection is waiting for from its client, if anything."""
 
-    A client reading slowly but steadily gets its whole response however
-    long that takes; one that reads nothing is given up on. The stream is
-    unusable after ClientStalled (a cancelled send leaves it broken).
+    NOTHING = "nothing"
+    REQUEST = "a request"
+    READER = "the client to take response bytes"
+
+
+@attrs.define(eq=False)
+class IdleGuard:
+    """MINIKAFKA_IDLE_TIMEOUT for one connection: one cancel scope, its deadline moved per wait.
+
+    ``scope`` encloses the connection's whole loop. Before waiting for its
+    client (for a request, or for room to send response bytes) the
+    connection calls ``arm``, which sets the deadline ``timeout_s`` from now;
+    before any other wait (a long poll, a disk flush, a checkpoint) it calls
+    ``disarm``. A deadline passing during a wait for the client cancels the
+    scope, and with it the connection; ``waiting_for`` then says what the
+    client failed to do. Work between waits never yields, so a deadline
+    left armed while it runs does no harm: the deadline only moves when the
+    connection is about to wait, once per wait instead of a new scope per
+    receive and per send.
     """
-    view = memoryview(data)
-    for start in range(0, len(view), SEND_CHUNK):
-        with trio.move_on_after(stall_timeout_s) as waited:
-            await stream.send_all(view[start : start + SEND_CHUNK])
-        if waited.cancelled_caught:
-            raise ClientStalled(
-                f"it stopped reading its responses: {stall_timeout_s:g}s without taking "
-                f"the next {min(SEND_CHUNK, len(view) - start)} bytes of one "
-                f"({len(view) - start} of its {len(view)} bytes unsent)"
-            )
+
+    timeout_s: float
+    scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
+    waiting_for: Waiting = Waiting.NOTHING
+    _armed: bool = False
+
+    def arm(self, waiting_for: Waiting) -> None:
+        """About to wait for the client: give it ``timeout_s`` from now."""
+        self.waiting_for = waiting_for
+        self.scope.deadline = trio.current_time() + self.timeout_s
+        self._armed = True
+
+    def disarm(self) -> None:
+        """About to wait for something other than the client: no deadline."""
+        self.waiting_for = Waiting.NOTHING
+        if self._armed:
+            self.scope.deadline = math.inf
+            self._armed = False
+
+    def satisfied(self) -> None:
+        """The client did what was waited for. The deadline stays (see the class docstring)."""
+        self.waiting_for = Waiting.NOTHING
 
 
 @attrs.define

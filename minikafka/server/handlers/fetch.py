@@ -1,8 +1,9 @@
 """Fetch: whole record batches from the requested offsets, with long polling.
 
 ``fetch_nowait`` reads what is there now and decides whether that is enough
-(at least ``min_bytes``, or an error to report); ``handle_fetch`` calls it,
-and when it is not enough, sleeps until a produce to one of the requested
+(at least ``min_bytes``, or an error to report); ``handle_fetch`` calls it
+and answers at once when it is. When it is not, ``handle_fetch`` returns a
+long poll to await, which sleeps until a produce to one of the requested
 partitions wakes it or ``max_wait_ms`` runs out, then answers with whatever
 there is.
 
@@ -19,6 +20,7 @@ answered with session id 0: every response is a full one.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import trio
@@ -139,10 +141,24 @@ def _requested(request: Any) -> list[tuple[str, int]]:
             for topic in request.topics for wanted in topic.partitions]
 
 
-async def handle_fetch(request: Any, ctx: RequestContext) -> dict[str, Any]:
-    """Answer when ``min_bytes`` are there, or when ``max_wait_ms`` has passed."""
-    deadline = trio.current_time() + max(request.max_wait_ms, 0) / 1000
+def handle_fetch(request: Any, ctx: RequestContext
+                 ) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+    """Answer when ``min_bytes`` are there, or when ``max_wait_ms`` has passed.
+
+    What can be answered now is answered at once; otherwise an awaitable
+    that long-polls (see ``dispatch.start_response``).
+    """
+    max_wait_s = max(request.max_wait_ms, 0) / 1000
     partitions = _requested(request)
+    final = max_wait_s == 0 or ctx.broker.stopping or not partitions
+    response = fetch_nowait(request, ctx, final=final)
+    if response is not None:
+        return response
+    return _long_poll(request, ctx, partitions, trio.current_time() + max_wait_s)
+
+
+async def _long_poll(request: Any, ctx: RequestContext, partitions: list[tuple[str, int]],
+                     deadline: float) -> dict[str, Any]:
     while True:
         now = trio.current_time()
         final = now >= deadline or ctx.broker.stopping or not partitions

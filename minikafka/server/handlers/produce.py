@@ -10,9 +10,10 @@ Idempotent batches (with a producer id) go through ``ProducerStates``: a
 retried batch is answered with its first copy's offset instead of being
 stored twice; one out of sequence is refused.
 
-``produce_nowait`` does all of that without blocking. With
-``MINIKAFKA_FSYNC=always`` the answer must wait until the data is on disk:
-``handle_produce`` does that wait in a worker thread, so other connections
+``produce_nowait`` does all of that without blocking, and ``handle_produce``
+answers at once with its result. With ``MINIKAFKA_FSYNC=always`` the answer
+must wait until the data is on disk: ``handle_produce`` then returns an
+awaitable that does that wait in a worker thread, so other connections
 carry on meanwhile, and concurrent producers share one fsync.
 
 acks=0 produces no response at all (Kafka's behaviour); if such a request
@@ -23,6 +24,7 @@ its metadata, as Kafka does.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import attrs
@@ -175,11 +177,26 @@ def _wait_durable(ctx: RequestContext, pending: list[PendingSync]) -> None:
                                  error_message=str(exc), base_offset=-1)
 
 
-async def handle_produce(request: Any, ctx: RequestContext) -> dict[str, Any] | None:
-    """The Produce response, or None for acks=0 (which Kafka never answers)."""
+def handle_produce(request: Any, ctx: RequestContext
+                   ) -> dict[str, Any] | Awaitable[dict[str, Any] | None] | None:
+    """The Produce response, or None for acks=0 (which Kafka never answers).
+
+    Answered at once, unless the storage acknowledges only after an fsync:
+    then an awaitable that waits for it (see ``dispatch.start_response``).
+    """
     response, pending = produce_nowait(request, ctx)
     if pending:
-        await trio.to_thread.run_sync(_wait_durable, ctx, pending)
+        return _answer_when_durable(request, ctx, response, pending)
+    return _final(request, response)
+
+
+async def _answer_when_durable(request: Any, ctx: RequestContext, response: dict[str, Any],
+                               pending: list[PendingSync]) -> dict[str, Any] | None:
+    await trio.to_thread.run_sync(_wait_durable, ctx, pending)
+    return _final(request, response)
+
+
+def _final(request: Any, response: dict[str, Any]) -> dict[str, Any] | None:
     if request.acks == 0:
         failed = [
             f"{topic['name']}-{partition['index']}: {partition['error_code']}"
