@@ -84,33 +84,35 @@ def fetch_nowait(request: Any, ctx: RequestContext, *, final: bool) -> dict[str,
 
     With ``final`` it always returns the response (the wait is over).
     """
+    # The request is a construct Container: fields are read by key, a dict lookup,
+    # where attribute access costs a failed attribute lookup first (20 times slower).
     storage = ctx.broker.storage
-    remaining = request.max_bytes
+    remaining = request["max_bytes"]
     total = 0
     has_error = False
     responses = []
-    for topic in request.topics:
+    for topic in request["topics"]:
+        name = topic["topic"]
         partitions = []
-        for wanted in topic.partitions:
-            index = wanted.partition
+        for wanted in topic["partitions"]:
+            index = wanted["partition"]
+            offset = wanted["fetch_offset"]
+            budget = min(wanted["partition_max_bytes"], remaining)
             try:
                 if total == 0:
                     # Nothing sent yet: the first batch goes out whole, whatever its size.
-                    budget = min(wanted.partition_max_bytes, remaining)
-                    result = storage.read(topic.topic, index, wanted.fetch_offset, max(budget, 1))
+                    result = storage.read(name, index, offset, max(budget, 1))
                     records = result.records
                     if len(records) > budget:
                         first = BatchHeader.parse(records).size
                         records = _whole_batches(records, max(budget, first))
+                elif budget <= 0:
+                    # Out of room: report the bounds, send no records.
+                    result = _bounds(storage, name, index, offset)
+                    records = b""
                 else:
-                    budget = min(wanted.partition_max_bytes, remaining)
-                    if budget <= 0:
-                        # Out of room: report the bounds, send no records.
-                        result = _bounds(storage, topic.topic, index, wanted.fetch_offset)
-                        records = b""
-                    else:
-                        result = storage.read(topic.topic, index, wanted.fetch_offset, budget)
-                        records = _whole_batches(result.records, budget)
+                    result = storage.read(name, index, offset, budget)
+                    records = _whole_batches(result.records, budget)
             except UnknownTopic:
                 has_error = True
                 partitions.append(_partition(index, errors.UnknownTopicOrPartitionError.code))
@@ -130,15 +132,15 @@ def fetch_nowait(request: Any, ctx: RequestContext, *, final: bool) -> dict[str,
             partitions.append(_partition(index, high_watermark=result.high_watermark,
                                          log_start_offset=result.log_start_offset,
                                          records=records))
-        responses.append({"topic": topic.topic, "partitions": partitions})
-    if not (final or has_error or total >= request.min_bytes):
+        responses.append({"topic": name, "partitions": partitions})
+    if not (final or has_error or total >= request["min_bytes"]):
         return None
     return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": responses}
 
 
 def _requested(request: Any) -> list[tuple[str, int]]:
-    return [(topic.topic, wanted.partition)
-            for topic in request.topics for wanted in topic.partitions]
+    return [(topic["topic"], wanted["partition"])
+            for topic in request["topics"] for wanted in topic["partitions"]]
 
 
 def handle_fetch(request: Any, ctx: RequestContext
@@ -148,7 +150,7 @@ def handle_fetch(request: Any, ctx: RequestContext
     What can be answered now is answered at once; otherwise an awaitable
     that long-polls (see ``dispatch.start_response``).
     """
-    max_wait_s = max(request.max_wait_ms, 0) / 1000
+    max_wait_s = max(request["max_wait_ms"], 0) / 1000
     partitions = _requested(request)
     final = max_wait_s == 0 or ctx.broker.stopping or not partitions
     response = fetch_nowait(request, ctx, final=final)
