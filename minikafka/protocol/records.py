@@ -42,7 +42,8 @@ from __future__ import annotations
 import enum
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import attrs
 import crc32c
@@ -73,15 +74,19 @@ __all__ = [
     "Record",
     "RecordBatch",
     "RecordBatchBuilder",
+    "RecordMaker",
     "TimestampType",
     "TruncatedBatch",
     "build_batch",
+    "checked_batches",
+    "decode_records",
     "parse_batch",
     "parse_records",
     "records_of",
 ]
 
 Buffer = bytes | bytearray | memoryview
+T = TypeVar("T")
 Header = tuple[str, bytes | None]
 
 NO_TIMESTAMP = -1  # an empty batch's timestamps, as Kafka writes them
@@ -153,34 +158,132 @@ class RecordBatch:
 # --- building ----------------------------------------------------------------
 
 
-def _write_varint(out: bytearray, value: int) -> None:
+def _varint(value: int) -> bytes:
+    """``value`` as a zigzag varint."""
     zigzag = value << 1 if value >= 0 else ((-value) << 1) - 1
+    out = bytearray()
     while zigzag >= 0x80:
         out.append((zigzag & 0x7F) | 0x80)
         zigzag >>= 7
     out.append(zigzag)
+    return bytes(out)
 
 
-def _write_bytes(out: bytearray, data: bytes | None) -> None:
-    if data is None:
-        out.append(1)  # zigzag(-1)
+# The encoded varints of 0 .. 8191 (every one of one or two bytes), by value:
+# record lengths, value lengths and offset deltas are nearly always among
+# them, and a list lookup is several times cheaper than encoding.
+_SMALL_VARINTS = [_varint(value) for value in range(1 << 13)]
+_SMALL_LIMIT = len(_SMALL_VARINTS)
+_NULL = _varint(-1)  # the length of a null key or value
+# A null key followed by the varint of a value's length, by that length: what
+# precedes the value of every keyless record.
+_NULL_KEY_THEN = [_NULL + encoded for encoded in _SMALL_VARINTS]
+
+
+def _small_varint(value: int) -> bytes:
+    return _SMALL_VARINTS[value] if 0 <= value < _SMALL_LIMIT else _varint(value)
+
+
+def _length_prefixed(data: bytes | None) -> bytes:
+    return _NULL if data is None else _small_varint(len(data)) + data
+
+
+def _encode_record(out: bytearray, offset_delta: int, timestamp_delta: int,
+                   key: bytes | None, value: bytes | None, headers: tuple[Header, ...]) -> None:
+    fields = (b"\x00"  # attributes: unused
+              + _small_varint(timestamp_delta) + _small_varint(offset_delta)
+              + _length_prefixed(key) + _length_prefixed(value))
+    if headers:
+        parts = [fields, _small_varint(len(headers))]
+        for name, header_value in headers:
+            parts.append(_length_prefixed(name.encode("utf-8")))
+            parts.append(_length_prefixed(header_value))
+        fields = b"".join(parts)
     else:
-        _write_varint(out, len(data))
-        out += data
+        fields += b"\x00"  # no headers
+    out += _small_varint(len(fields))
+    out += fields
 
 
-def _encode_record(out: bytearray, record: Record, base_offset: int, base_timestamp: int) -> None:
-    body = bytearray(b"\x00")  # attributes: unused
-    _write_varint(body, record.timestamp - base_timestamp)
-    _write_varint(body, record.offset - base_offset)
-    _write_bytes(body, record.key)
-    _write_bytes(body, record.value)
-    _write_varint(body, len(record.headers))
-    for name, value in record.headers:
-        _write_bytes(body, name.encode("utf-8"))
-        _write_bytes(body, value)
-    _write_varint(out, len(body))
-    out += body
+def _encode_values(out: bytearray, values: Sequence[bytes], first_offset_delta: int,
+                   timestamp_delta: int) -> None:
+    """Records of ``values`` (no key, no headers, one timestamp) at consecutive offsets.
+
+    The producer's hot loop: a record costs a few list lookups, where
+    ``_encode_record`` encodes each field separately; joining the pieces
+    once is cheaper than growing ``out`` piece by piece.
+    """
+    small = _SMALL_VARINTS
+    limit = _SMALL_LIMIT
+    null_key_then = _NULL_KEY_THEN
+    # attributes (0) and the timestamp delta, the same for every record
+    head = b"\x00" + _small_varint(timestamp_delta)
+    fixed = len(head) + 1  # and the headers count (0) after the value
+    offset_delta = first_offset_delta
+    pieces: list[bytes] = []
+    extend = pieces.extend
+    for value in values:
+        size = len(value)
+        prefix = null_key_then[size] if size < limit else _NULL + _varint(size)
+        delta = small[offset_delta] if offset_delta < limit else _varint(offset_delta)
+        length = fixed + len(delta) + len(prefix) + size
+        extend((small[length] if length < limit else _varint(length), head, delta, prefix, value,
+                b"\x00"))
+        offset_delta += 1
+    out += b"".join(pieces)
+
+
+class _EncodedRecords:
+    """The records appended to a batch so far: their bytes and what the header needs.
+
+    A plain class, not attrs: the builder's converters would give an attrs
+    class a ``__setattr__`` that every append pays for.
+    """
+
+    __slots__ = ("base_offset", "body", "count", "first_timestamp", "last_offset",
+                 "max_timestamp")
+
+    def __init__(self, base_offset: int) -> None:
+        self.base_offset = base_offset
+        self.body = bytearray()
+        self.count = 0
+        self.last_offset = base_offset - 1
+        self.first_timestamp = self.max_timestamp = NO_TIMESTAMP
+
+    def add_record(self, record: Record) -> None:
+        if record.offset <= self.last_offset:
+            raise ValueError(
+                f"record offset {record.offset} does not follow {self.last_offset} "
+                f"(offsets in a batch increase, starting at base offset {self.base_offset})"
+            )
+        self._check_room(record.offset, record.timestamp)
+        _encode_record(self.body, record.offset - self.base_offset,
+                       record.timestamp - self.first_timestamp, record.key, record.value,
+                       record.headers)
+        self._added(record.offset, 1, record.timestamp)
+
+    def add_values(self, values: Sequence[bytes], timestamp: int) -> None:
+        first = self.last_offset + 1
+        self._check_room(first + len(values) - 1, timestamp)
+        # (a value that is not bytes raises before anything is written)
+        _encode_values(self.body, values, first - self.base_offset,
+                       timestamp - self.first_timestamp)
+        self._added(first + len(values) - 1, len(values), timestamp)
+
+    def _check_room(self, last_offset: int, timestamp: int) -> None:
+        if last_offset - self.base_offset > _INT32_MAX:
+            raise ValueError(f"record offset {last_offset} is too far from base offset "
+                             f"{self.base_offset} for an int32 delta")
+        if not self.count:
+            self.first_timestamp = timestamp
+        elif not _INT64_MIN <= timestamp - self.first_timestamp <= _INT64_MAX:
+            raise ValueError(f"timestamp {timestamp} is too far from the batch's first")
+
+    def _added(self, last_offset: int, count: int, timestamp: int) -> None:
+        if not self.count or timestamp > self.max_timestamp:
+            self.max_timestamp = timestamp
+        self.count += count
+        self.last_offset = last_offset
 
 
 @attrs.define
@@ -189,12 +292,13 @@ class RecordBatchBuilder:
 
     Offsets given to records are absolute; the batch stores them relative to
     ``base_offset``, which a producer leaves at 0 (the broker assigns the
-    real one). ``max_timestamp`` overrides the computed maximum: a broker
-    that stamps LOG_APPEND_TIME writes its append time there, and readers
-    then report it as every record's timestamp.
+    real one). Records are encoded as they are appended, relative to it, so
+    it is read-only. ``max_timestamp`` overrides the computed maximum: a
+    broker that stamps LOG_APPEND_TIME writes its append time there, and
+    readers then report it as every record's timestamp.
     """
 
-    base_offset: int = 0
+    _base_offset: int = attrs.field(default=0, alias="base_offset")
     compression: Codec = attrs.field(default=Codec.NONE, converter=_codec)
     timestamp_type: TimestampType = attrs.field(
         default=TimestampType.CREATE_TIME, converter=TimestampType
@@ -206,15 +310,21 @@ class RecordBatchBuilder:
     base_sequence: int = -1
     partition_leader_epoch: int = -1
     max_timestamp: int | None = None
-    _records: list[Record] = attrs.field(factory=list, init=False)
+    _records: _EncodedRecords = attrs.field(
+        default=attrs.Factory(lambda self: _EncodedRecords(self._base_offset), takes_self=True),
+        init=False, repr=False)
 
     def __len__(self) -> int:
-        return len(self._records)
+        return self._records.count
+
+    @property
+    def base_offset(self) -> int:
+        return self._base_offset
 
     @property
     def next_offset(self) -> int:
         """The offset ``append`` gives the next record."""
-        return self._records[-1].offset + 1 if self._records else self.base_offset
+        return self._records.last_offset + 1
 
     def append(
         self,
@@ -226,42 +336,38 @@ class RecordBatchBuilder:
         """Add a record at the next offset; ``timestamp`` defaults to now (ms)."""
         if timestamp is None:
             timestamp = time.time_ns() // 1_000_000
-        record = Record(self.next_offset, timestamp, key, value, tuple(headers))
-        self.append_record(record)
+        record = Record(self._records.last_offset + 1, timestamp, key, value, tuple(headers))
+        self._records.add_record(record)
         return record
 
     def append_record(self, record: Record) -> None:
         """Add a record with its own offset, which must follow the previous one's."""
-        if record.offset < self.next_offset:
-            raise ValueError(
-                f"record offset {record.offset} does not follow {self.next_offset - 1} "
-                f"(offsets in a batch increase, starting at base offset {self.base_offset})"
-            )
-        if record.offset - self.base_offset > _INT32_MAX:
-            raise ValueError(f"record offset {record.offset} is too far from base offset "
-                             f"{self.base_offset} for an int32 delta")
-        if self._records and not (
-            _INT64_MIN <= record.timestamp - self._records[0].timestamp <= _INT64_MAX
-        ):
-            raise ValueError(f"timestamp {record.timestamp} is too far from the batch's first")
-        self._records.append(record)
+        self._records.add_record(record)
+
+    def append_values(self, values: Sequence[bytes], timestamp: int) -> int:
+        """Add a record for each of ``values``, at the next offsets, with no key or
+        headers and one ``timestamp`` (ms); returns the first one's offset.
+
+        The same records as ``append`` would make, encoded several times faster.
+        """
+        first = self.next_offset
+        if values:
+            self._records.add_values(values, timestamp)
+        return first
 
     def build(self) -> bytes:
         """The batch's bytes, with lengths, counts, timestamps and CRC-32C filled in."""
         records = self._records
-        if records:
-            base_timestamp = records[0].timestamp
-            max_timestamp = max(record.timestamp for record in records)
-            last_offset_delta = records[-1].offset - self.base_offset
+        if records.count:
+            base_timestamp, max_timestamp = records.first_timestamp, records.max_timestamp
+            last_offset_delta = records.last_offset - self._base_offset
         else:
             base_timestamp = max_timestamp = NO_TIMESTAMP
             last_offset_delta = 0
         if self.max_timestamp is not None:
             max_timestamp = self.max_timestamp
 
-        body = bytearray()
-        for record in records:
-            _encode_record(body, record, self.base_offset, base_timestamp)
+        body = records.body
         payload = body if self.compression is Codec.NONE else compress(self.compression, body)
 
         attributes = int(self.compression) & COMPRESSION_MASK
@@ -275,7 +381,7 @@ class RecordBatchBuilder:
         batch = bytearray(BATCH_HEADER_SIZE)
         batch += payload
         header = BatchHeader(
-            base_offset=self.base_offset,
+            base_offset=self._base_offset,
             batch_length=len(batch) - LOG_OVERHEAD,
             partition_leader_epoch=self.partition_leader_epoch,
             magic=_MAGIC,
@@ -287,7 +393,7 @@ class RecordBatchBuilder:
             producer_id=self.producer_id,
             producer_epoch=self.producer_epoch,
             base_sequence=self.base_sequence,
-            records_count=len(records),
+            records_count=records.count,
         )
         try:
             header.pack_into(batch)
@@ -363,9 +469,13 @@ _VARINT1 = [(bits >> 1) ^ -(bits & 1) for bits in range(1 << 7)]
 _VARINT2 = [(bits >> 1) ^ -(bits & 1) for bits in range(1 << 14)]
 
 
-def _decode_records(
-    data: bytes, count: int, base_offset: int, base_timestamp: int, append_time: int | None
-) -> tuple[Record, ...]:
+RecordMaker = Callable[[int, int, bytes | None, bytes | None, tuple[Header, ...]], T]
+"""What ``decode_records`` calls for each record: ``make(offset, timestamp, key,
+value, headers)``, with absolute offset and timestamp (``Record`` is one)."""
+
+
+def _decode_records(data: bytes, count: int, base_offset: int, base_timestamp: int,
+                    append_time: int | None, make: RecordMaker[T], first_offset: int) -> list[T]:
     # The hot loop of every consumer, so it trades brevity for speed (about
     # 1.4x faster than calling _read_varint for every field). Each varint
     # read is inlined for one and two bytes, which covers nearly every
@@ -378,7 +488,7 @@ def _decode_records(
     varint2 = _VARINT2
     end = len(data)
     position = 0
-    records: list[Record] = []
+    records: list[T] = []
     append = records.append
     index = 0
     try:
@@ -418,23 +528,22 @@ def _decode_records(
                 offset_delta, position = read(data, position)
 
             byte = data[position]
-            if byte < 0x80:
-                size = varint1[byte]
+            if byte == 1:  # zigzag -1: a null key, the usual case
+                key: bytes | None = None
                 position += 1
-            elif data[position + 1] < 0x80:
-                size = varint2[(byte & 0x7F) | data[position + 1] << 7]
-                position += 2
             else:
-                size, position = read(data, position)
-            if size >= 0:
-                if position + size > record_end:
-                    raise _Overrun(f"key of {size} bytes")
-                key: bytes | None = data[position : position + size]
-                position += size
-            elif size == -1:
-                key = None
-            else:
-                raise _Overrun(f"key length {size}")
+                if byte < 0x80:
+                    size = varint1[byte]
+                    position += 1
+                else:
+                    size, position = read(data, position)
+                if size >= 0:
+                    if position + size > record_end:
+                        raise _Overrun(f"key of {size} bytes")
+                    key = data[position : position + size]
+                    position += size
+                elif size != -1:
+                    raise _Overrun(f"key length {size}")
 
             byte = data[position]
             if byte < 0x80:
@@ -455,52 +564,23 @@ def _decode_records(
             else:
                 raise _Overrun(f"value length {size}")
 
-            byte = data[position]
-            if byte == 0:  # no headers
+            if data[position] == 0:  # no headers
                 position += 1
                 headers: tuple[Header, ...] = ()
             else:
-                header_count, position = read(data, position)
-                if header_count < 0 or header_count > record_end - position:
-                    raise _Overrun(f"header count {header_count}")
-                header_list: list[Header] = []
-                for _ in range(header_count):
-                    byte = data[position]
-                    if byte < 0x80:
-                        size = varint1[byte]
-                        position += 1
-                    else:
-                        size, position = read(data, position)
-                    if size < 0 or position + size > record_end:
-                        raise _Overrun(f"header key length {size}")
-                    name = data[position : position + size].decode("utf-8")
-                    position += size
-                    byte = data[position]
-                    if byte < 0x80:
-                        size = varint1[byte]
-                        position += 1
-                    else:
-                        size, position = read(data, position)
-                    if size >= 0:
-                        if position + size > record_end:
-                            raise _Overrun(f"header value of {size} bytes")
-                        header_list.append((name, data[position : position + size]))
-                        position += size
-                    elif size == -1:
-                        header_list.append((name, None))
-                    else:
-                        raise _Overrun(f"header value length {size}")
-                headers = tuple(header_list)
+                headers, position = _read_headers(data, position, record_end)
 
             if position != record_end:
                 raise _Overrun(f"fields end at {position - record_end:+d} bytes from its length")
-            append(Record(
-                base_offset + offset_delta,
-                append_time if append_time is not None else base_timestamp + timestamp_delta,
-                key,
-                value,
-                headers,
-            ))
+            offset = base_offset + offset_delta
+            if offset >= first_offset:
+                append(make(
+                    offset,
+                    base_timestamp + timestamp_delta if append_time is None else append_time,
+                    key,
+                    value,
+                    headers,
+                ))
     except _Overrun as exc:
         raise InvalidBatch(f"record {index} is malformed: {exc}") from None
     except IndexError:
@@ -509,27 +589,85 @@ def _decode_records(
         raise InvalidBatch(f"record {index} has a header key that is not UTF-8: {exc}") from None
     if position != end:
         raise InvalidBatch(f"{end - position} bytes left over after {count} records")
-    return tuple(records)
+    return records
 
 
-def _parse_checked(data: Buffer, offset: int, header: BatchHeader) -> RecordBatch:
-    compressed = memoryview(data)[offset + BATCH_HEADER_SIZE : offset + header.size]
+def _read_headers(data: bytes, position: int, record_end: int) -> tuple[tuple[Header, ...], int]:
+    """A record's headers from its header count on, and the position after them."""
+    header_count, position = _read_varint(data, position)
+    if header_count < 0 or header_count > record_end - position:
+        raise _Overrun(f"header count {header_count}")
+    headers: list[Header] = []
+    for _ in range(header_count):
+        size, position = _read_varint(data, position)
+        if size < 0 or position + size > record_end:
+            raise _Overrun(f"header key length {size}")
+        name = data[position : position + size].decode("utf-8")
+        position += size
+        size, position = _read_varint(data, position)
+        if size >= 0:
+            if position + size > record_end:
+                raise _Overrun(f"header value of {size} bytes")
+            headers.append((name, data[position : position + size]))
+            position += size
+        elif size == -1:
+            headers.append((name, None))
+        else:
+            raise _Overrun(f"header value length {size}")
+    return tuple(headers), position
+
+
+def _records_data(data: Buffer, position: int, header: BatchHeader) -> bytes:
+    compressed = memoryview(data)[position + BATCH_HEADER_SIZE : position + header.size]
     if header.compression == Codec.NONE:
         # One copy: slices of bytes are the records' keys and values, where
         # slices of a memoryview would each need a second copy.
-        records_data = bytes(compressed)
-    else:
-        try:
-            records_data = decompress(header.compression, compressed)
-        except UnknownCodec as exc:
-            raise InvalidBatch(str(exc)) from None
-        except DecompressionFailed as exc:
-            raise InvalidBatch(f"records do not decompress: {exc}") from None
+        return bytes(compressed)
+    try:
+        return decompress(header.compression, compressed)
+    except UnknownCodec as exc:
+        raise InvalidBatch(str(exc)) from None
+    except DecompressionFailed as exc:
+        raise InvalidBatch(f"records do not decompress: {exc}") from None
+
+
+def decode_records(data: Buffer, position: int, header: BatchHeader, make: RecordMaker[T],
+                   *, first_offset: int = 0) -> list[T]:
+    """The records of the batch at ``position``, whose checked header is ``header``
+    (from ``check_batch`` or ``checked_batches``), decompressed and decoded.
+
+    Each record becomes ``make(offset, timestamp, key, value, headers)``, so
+    that a client can build its own message objects without an intermediate
+    ``Record``; records below ``first_offset`` are skipped. Raises as
+    ``parse_batch`` does.
+    """
     append_time = header.max_timestamp if header.uses_log_append_time else None
-    records = _decode_records(
-        records_data, header.records_count, header.base_offset, header.base_timestamp, append_time
-    )
-    return RecordBatch(header, records)
+    return _decode_records(_records_data(data, position, header), header.records_count,
+                           header.base_offset, header.base_timestamp, append_time, make,
+                           first_offset)
+
+
+def checked_batches(data: Buffer, *, allow_partial: bool = True) -> list[tuple[int, BatchHeader]]:
+    """The position and checked header of every batch in a records field, in order.
+
+    A Fetch response may cut its last batch short to respect the size limit;
+    with ``allow_partial`` (the default) such a trailing partial batch is
+    skipped, as Kafka's consumers do, and otherwise it raises
+    ``TruncatedBatch``. A consumer that gets no batch from non-empty data
+    has hit a batch larger than its fetch size.
+    """
+    batches: list[tuple[int, BatchHeader]] = []
+    position = 0
+    while position < len(data):
+        try:
+            header = check_batch(data, position)
+        except TruncatedBatch:
+            if allow_partial:
+                break
+            raise
+        batches.append((position, header))
+        position += header.size
+    return batches
 
 
 def parse_batch(data: Buffer, offset: int = 0) -> RecordBatch:
@@ -540,33 +678,17 @@ def parse_batch(data: Buffer, offset: int = 0) -> RecordBatch:
     (including records that do not decompress), and ``CodecUnavailable``
     when the codec's library is not installed.
     """
-    return _parse_checked(data, offset, check_batch(data, offset))
+    header = check_batch(data, offset)
+    return RecordBatch(header, tuple(decode_records(data, offset, header, Record)))
 
 
 def parse_records(data: Buffer, *, allow_partial: bool = True) -> list[RecordBatch]:
-    """Every batch in a records field, in order.
-
-    A Fetch response may cut its last batch short to respect the size limit;
-    with ``allow_partial`` (the default) such a trailing partial batch is
-    skipped, as Kafka's consumers do, and otherwise it raises
-    ``TruncatedBatch``. A consumer that gets no batch from non-empty data
-    has hit a batch larger than its fetch size.
-    """
-    batches: list[RecordBatch] = []
-    position = 0
-    while position < len(data):
-        try:
-            header = check_batch(data, position)
-        except TruncatedBatch:
-            if allow_partial:
-                break
-            raise
-        batches.append(_parse_checked(data, position, header))
-        position += header.size
-    return batches
+    """Every batch in a records field, in order; a trailing partial batch is
+    skipped or raises ``TruncatedBatch``, as ``checked_batches`` says."""
+    return [RecordBatch(header, tuple(decode_records(data, position, header, Record)))
+            for position, header in checked_batches(data, allow_partial=allow_partial)]
 
 
 def records_of(batches: Sequence[RecordBatch]) -> list[Record]:
     """All records of ``batches``, in order (a convenience for consumers and tests)."""
     return [record for batch in batches for record in batch.records]
-

@@ -55,6 +55,8 @@ from minikafka.protocol.records import (
     TimestampType,
     TruncatedBatch,
     build_batch,
+    checked_batches,
+    decode_records,
     parse_batch,
     parse_records,
     records_of,
@@ -367,6 +369,68 @@ def test_builder_refuses_offsets_that_go_backwards() -> None:
 def test_builder_refuses_offset_deltas_beyond_int32() -> None:
     with pytest.raises(ValueError, match="int32"):
         build_batch([Record(2**31, 0)], base_offset=0)
+
+
+def test_builder_base_offset_is_read_only() -> None:
+    builder = RecordBatchBuilder(base_offset=7)
+    builder.append(b"x", timestamp=BASE_TIMESTAMP)
+    with pytest.raises(AttributeError):
+        builder.base_offset = 0  # type: ignore[misc]
+    assert parse_batch(builder.build()).records[0].offset == 7
+
+
+# Value lengths and offset deltas on both sides of the one-, two- and
+# three-byte varint limits (63/64, 8191/8192), and a null-length value.
+VALUE_SIZES = [0, 1, 63, 64, 100, 8186, 8191, 8192, 20_000]
+
+
+@pytest.mark.parametrize("codec", [Codec.NONE, Codec.GZIP])
+def test_append_values_builds_what_append_builds(codec: Codec) -> None:
+    values = [bytes([n]) * size for n, size in enumerate(VALUE_SIZES)]
+    values += [b"%d" % n for n in range(8300)]  # offset deltas past 8191
+    one_by_one = RecordBatchBuilder(base_offset=5, compression=codec)
+    together = RecordBatchBuilder(base_offset=5, compression=codec)
+    for builder in (one_by_one, together):  # a first record sets the base timestamp
+        builder.append(b"first", key=b"k", headers=[("h", None)], timestamp=BASE_TIMESTAMP)
+    for value in values:
+        one_by_one.append(value, timestamp=BASE_TIMESTAMP - 1)
+    assert together.append_values(values, BASE_TIMESTAMP - 1) == 6
+    assert len(together) == len(values) + 1 and together.next_offset == len(values) + 6
+    assert together.build() == one_by_one.build()
+    batch = parse_batch(together.build())
+    assert [r.value for r in batch.records[1:]] == values
+    assert batch.records[-1] == Record(len(values) + 5, BASE_TIMESTAMP - 1, None, values[-1])
+    assert batch.header.max_timestamp == BASE_TIMESTAMP
+    assert kafka_python_reader(together.build()) == list(batch.records)
+
+
+def test_append_values_appends_nothing_when_a_value_is_not_bytes() -> None:
+    builder = RecordBatchBuilder()
+    builder.append_values([b"a"], BASE_TIMESTAMP)
+    with pytest.raises(TypeError):
+        builder.append_values([b"b", "text", b"c"], BASE_TIMESTAMP)  # type: ignore[list-item]
+    assert builder.append_values([], BASE_TIMESTAMP) == 1
+    assert [r.value for r in parse_batch(builder.build()).records] == [b"a"]
+
+
+def test_decode_records_makes_each_record_from_the_first_offset() -> None:
+    data = build_batch(sample_records(base_offset=10)[:4]) + build_batch(
+        sample_records(base_offset=14)[:2], compression=Codec.GZIP)
+    batches = checked_batches(data + data[:30])  # a trailing partial batch is left out
+    assert [(position, header.base_offset) for position, header in batches] == [
+        (0, 10), (batches[1][0], 14)]
+
+    def as_tuple(offset: int, timestamp: int, key: bytes | None, value: bytes | None,
+                 headers: tuple[tuple[str, bytes | None], ...]) -> tuple[Any, ...]:
+        return (offset, timestamp, key, value, headers)
+
+    decoded = [row for position, header in batches
+               for row in decode_records(data, position, header, as_tuple, first_offset=12)]
+    expected = [r for r in sample_records(base_offset=10)[:4] + sample_records(base_offset=14)[:2]
+                if r.offset >= 12]
+    assert decoded == [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in expected]
+    with pytest.raises(TruncatedBatch):
+        checked_batches(data + data[:30], allow_partial=False)
 
 
 def test_header_lists_are_stored_as_tuples() -> None:
