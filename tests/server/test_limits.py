@@ -22,7 +22,7 @@ import trio
 
 from minikafka.protocol import errors
 from minikafka.protocol.codec import encode_request
-from minikafka.protocol.framing import frame
+from minikafka.protocol.framing import FrameBuffer, frame
 from minikafka.protocol.messages.api_versions import API_VERSIONS
 from minikafka.protocol.messages.fetch import FETCH
 from minikafka.protocol.messages.produce import PRODUCE
@@ -237,3 +237,97 @@ async def test_tls_handshakes_in_progress_count_against_the_connection_limit(
         await secure.send_all(frame(encode_request(API_VERSIONS, 3, 9, VERSIONS_BODY)))
         answer = await secure.receive_some(65536)
     assert struct.unpack_from(">ii", answer)[1] == 9  # size, then the correlation id
+
+
+def _tls_files(tmp_path: Path) -> tuple[Path, Path, Any]:
+    """A certificate and key for 127.0.0.1 in ``tmp_path``, and the CA that issued them."""
+    import trustme
+
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_bytes(b"".join(blob.bytes() for blob in issued.cert_chain_pems))
+    issued.private_key_pem.write_to_path(str(key))
+    return cert, key, ca
+
+
+async def _small_window_stream(server: Server, ca: Any | None) -> trio.abc.Stream:
+    """A connection whose receive buffer holds a few kB (TLS when ``ca`` is given)."""
+    import socket
+    import ssl
+
+    sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: no autotuning
+    await sock.connect(("127.0.0.1", server.address.port))
+    stream: trio.abc.Stream = trio.SocketStream(sock)
+    if ca is not None:
+        context = ssl.create_default_context()
+        ca.configure_trust(context)
+        stream = trio.SSLStream(stream, context, server_hostname="127.0.0.1")
+    return stream
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
+async def test_a_slow_steady_reader_gets_a_response_longer_to_read_than_the_idle_timeout(
+        start_server: ServerFactory, tmp_path: Path, tls: bool) -> None:
+    # The timeout bounds each 256 kB of a response, not the whole: a client taking
+    # 4 MB at 4 MB/s needs four timeouts for the whole, a quarter of one per 256 kB.
+    import socket
+
+    timeout_s, size, rate = 0.25, 4 * 1024 * 1024, 4 * 1024 * 1024
+    settings: dict[str, Any] = {"idle_timeout_ms": int(timeout_s * 1000),
+                                "max_message_bytes": 2 * size}
+    ca = None
+    if tls:
+        cert, key, ca = _tls_files(tmp_path)
+        settings.update(tls_cert=cert, tls_key=key)
+    server = await start_server(**settings)
+    value = bytes(range(256)) * (size // 256)
+    stream = await _small_window_stream(server, ca)
+    await stream.send_all(frame(encode_request(PRODUCE, 8, 1, produce_body("t", batch(value)))))
+    answer = await stream.receive_some(65536)
+    assert struct.unpack_from(">ii", answer) == (len(answer) - 4, 1)
+    # small socket buffers on both sides: the response cannot hide in the kernel
+    [connection] = server.open_connections
+    socket_stream = connection.stream
+    while isinstance(socket_stream, trio.SSLStream):
+        socket_stream = socket_stream.transport_stream
+    assert isinstance(socket_stream, trio.SocketStream)
+    socket_stream.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+    first = server.storage.log_start_offset("t", 0)
+    request = fetch_body([("t", 0, first)], max_bytes=2 * size, partition_max_bytes=2 * size)
+    await stream.send_all(frame(encode_request(FETCH, 11, 2, request)))
+    frames = FrameBuffer()
+    received = 0
+    started = trio.current_time()
+    with trio.fail_after(20):
+        while (response := frames.next_frame()) is None:
+            chunk = await stream.receive_some(65536)
+            assert chunk, f"closed after {received} bytes"
+            frames.feed(chunk)
+            received += len(chunk)
+            await trio.sleep_until(started + received / rate)
+    assert trio.current_time() - started > 3 * timeout_s  # reading outlasted the idle timeout
+    assert value in response
+    # and the connection is still served
+    await stream.send_all(frame(encode_request(API_VERSIONS, 3, 3, VERSIONS_BODY)))
+    with trio.fail_after(5):
+        while (versions := frames.next_frame()) is None:
+            frames.feed(await stream.receive_some(65536))
+    assert struct.unpack_from(">i", versions)[0] == 3
+
+
+async def test_a_client_pipelining_requests_does_not_hold_up_another(
+        start_server: ServerFactory) -> None:
+    server = await start_server()
+    one = frame(encode_request(PRODUCE, 8, 1, produce_body("t", batch(b"v" * 100), acks=0)))
+    count = 3000
+    busy = await WireClient.connect(server.address)
+    await busy.stream.send_all(one * count)  # acks=0: nothing comes back, nothing to wait for
+    other = await WireClient.connect(server.address)
+    with trio.fail_after(30):
+        assert (await other.request(API_VERSIONS, 3, VERSIONS_BODY)).error_code == 0
+        handled = server.storage.high_watermark("t", 0)
+        while server.storage.high_watermark("t", 0) < count:
+            await trio.sleep(0.01)
+    assert handled < count, "the other client waited until every pipelined request was handled"
