@@ -24,6 +24,7 @@ from ._core import (
     Message,
     Pause,
     PendingMessage,
+    PendingValues,
     Plan,
     ProducerOptions,
     ProducerSession,
@@ -207,10 +208,17 @@ class Producer:
 
     def send_many(self, topic: str, values: Iterable[bytes | str]) -> list[int]:
         """Send ``values`` as one batch (several if over ``batch_size``); their numbers."""
-        timestamp = _now_ms()
-        messages = [self._enqueue(topic, value, None, None, timestamp) for value in values]
+        if self._link.closed:
+            raise ClientClosed("the producer is closed")
+        runs = PendingValues.split(topic, values, _now_ms(), self.options.batch_size)
+        now = time.monotonic()
+        for run in runs:
+            self._queue.add(run, now)
         self._drain(force=True)
-        return [message.number for message in messages]
+        numbers: list[int] = []
+        for run in runs:
+            numbers += run.numbers
+        return numbers
 
     def flush(self) -> None:
         """Send everything queued, and wait for the broker to acknowledge it."""

@@ -22,14 +22,15 @@ import datetime
 import logging
 import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, final
 
 import attrs
 
 from minikafka.protocol.api import Api
+from minikafka.protocol.batch_header import BatchHeader
 from minikafka.protocol.compression import Codec
 from minikafka.protocol.errors import KafkaError, RemoteProtocolError, error_for_code, for_code
-from minikafka.protocol.records import RecordBatchBuilder, parse_records
+from minikafka.protocol.records import RecordBatchBuilder, RecordMaker, checked_batches, decode_records
 from minikafka.protocol.registry import api_by_name
 
 from ._partitioner import StickyPartitions, partition_for_key
@@ -42,13 +43,16 @@ __all__ = [
     "Header",
     "Message",
     "Pause",
+    "Pending",
     "PendingMessage",
+    "PendingValues",
     "Plan",
     "ProducerOptions",
     "ProducerSession",
     "ReadFrom",
     "Request",
     "Send",
+    "decode_messages",
     "parse_address",
     "run_to_completion",
 ]
@@ -195,26 +199,111 @@ class ConsumerOptions:
 # --- messages ---------------------------------------------------------------
 
 
-def _header_tuple(value: Iterable[Header]) -> tuple[Header, ...]:
-    return value if type(value) is tuple else tuple(value)
-
-
-@attrs.frozen
+@final
 class Message:
-    """One message read from a topic.
+    """One message read from a topic (read-only, compared and hashed by its fields).
 
     ``number`` is its Kafka offset (MiniKafka numbers each topic's messages
     from 1); ``timestamp`` is when the producer (or the broker, for topics
     that stamp append time) dated it, in UTC, or ``None`` if undated.
+    ``partition`` is the partition it was read from (numbers count per
+    partition).
+
+    Consumers make a great many of these, so it is a small slotted class
+    rather than an attrs one, and a message read from a batch keeps its
+    timestamp as Kafka's milliseconds until ``timestamp`` is first read.
     """
 
-    topic: str
-    number: int
-    value: bytes
-    key: bytes | None = None
-    headers: tuple[Header, ...] = attrs.field(default=(), converter=_header_tuple)
-    timestamp: datetime.datetime | None = None
-    partition: int = 0  # numbers count per partition
+    __slots__ = ("_headers", "_key", "_number", "_partition", "_timestamp", "_topic", "_value")
+
+    def __init__(self, topic: str, number: int, value: bytes, key: bytes | None = None,
+                 headers: Iterable[Header] = (), timestamp: datetime.datetime | None = None,
+                 partition: int = 0) -> None:
+        self._topic = topic
+        self._number = number
+        self._value = value
+        self._key = key
+        self._headers = headers if type(headers) is tuple else tuple(headers)
+        # a datetime or None; an int (milliseconds, negative if undated) until read
+        self._timestamp: datetime.datetime | int | None = timestamp
+        self._partition = partition
+
+    @staticmethod
+    def maker(topic: str, partition: int) -> RecordMaker[Message]:
+        """What ``decode_records`` calls to turn each record of ``topic``'s
+        ``partition`` straight into a ``Message`` (a null value becomes b"")."""
+        new = object.__new__
+
+        def make(offset: int, timestamp: int, key: bytes | None, value: bytes | None,
+                 headers: tuple[Header, ...]) -> Message:
+            # __init__'s work without its call: this runs once per message read
+            message: Message = new(Message)
+            message._topic = topic
+            message._number = offset
+            message._value = value if value is not None else b""
+            message._key = key
+            message._headers = headers
+            message._timestamp = timestamp
+            message._partition = partition
+            return message
+
+        return make
+
+    @property
+    def topic(self) -> str:
+        return self._topic
+
+    @property
+    def number(self) -> int:
+        return self._number
+
+    @property
+    def value(self) -> bytes:
+        return self._value
+
+    @property
+    def key(self) -> bytes | None:
+        return self._key
+
+    @property
+    def headers(self) -> tuple[Header, ...]:
+        return self._headers
+
+    @property
+    def timestamp(self) -> datetime.datetime | None:
+        when = self._timestamp
+        if isinstance(when, int):
+            converted = self._timestamp = _datetime(when)
+            return converted
+        return when
+
+    @property
+    def partition(self) -> int:
+        return self._partition
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self._topic, self._number, self._value, self._key, self._headers, self.timestamp,
+                self._partition)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Message:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (f"Message(topic={self._topic!r}, number={self._number!r}, value={self._value!r}, "
+                f"key={self._key!r}, headers={self._headers!r}, timestamp={self.timestamp!r}, "
+                f"partition={self._partition!r})")
+
+
+def _datetime(milliseconds: int) -> datetime.datetime | None:
+    """Kafka's timestamp (milliseconds since the epoch, negative if none) as a UTC datetime."""
+    if milliseconds < 0:
+        return None
+    return datetime.datetime.fromtimestamp(milliseconds / 1000, tz=datetime.UTC)
 
 
 def _as_bytes(value: object, what: str) -> bytes:
@@ -269,11 +358,12 @@ class PendingMessage:
             size += len(name) + (len(value) if value is not None else 0) + 4
         self.size = size
 
+    count: ClassVar[int] = 1  # records: see PendingValues
+
     @classmethod
     def make(cls, topic: str, value: object, key: object, headers: object,
              timestamp_ms: int) -> PendingMessage:
-        if not isinstance(topic, str) or not topic:
-            raise TypeError(f"topic must be a non-empty str, not {topic!r}")
+        _check_topic(topic)
         return cls(topic, _as_bytes(value, "value"),
                    None if key is None else _as_bytes(key, "key"),
                    _as_headers(headers), timestamp_ms)
@@ -298,6 +388,91 @@ class PendingMessage:
     def fail(self, error: BaseException) -> None:
         self._error = error
 
+    def encode_into(self, builder: RecordBatchBuilder) -> None:
+        builder.append(self.value, self.key, self.headers, self.timestamp_ms)
+
+
+class PendingValues:
+    """Values queued together by ``send_many``: no key, no headers, one timestamp.
+
+    They travel as one unit, in one batch to one partition, and are encoded
+    in one pass (``RecordBatchBuilder.append_values``): a ``send_many`` of
+    thousands of values costs one queue entry instead of a PendingMessage
+    each. Their numbers are consecutive.
+    """
+
+    __slots__ = ("_error", "_first", "partition", "size", "timestamp_ms", "topic", "values",
+                 "waiter")
+    key: ClassVar[None] = None  # unkeyed: the sticky partition takes them all
+
+    def __init__(self, topic: str, values: list[bytes], timestamp_ms: int, size: int) -> None:
+        self.topic = topic
+        self.values = values
+        self.timestamp_ms = timestamp_ms
+        self.size = size  # estimated bytes in a batch, as PendingMessage.size
+        self.partition = -1
+        self.waiter: Any = None  # as PendingMessage.waiter
+        self._first: int | None = None
+        self._error: BaseException | None = None
+
+    @classmethod
+    def split(cls, topic: str, values: Iterable[object], timestamp_ms: int,
+              batch_size: int) -> list[PendingValues]:
+        """``values`` as bytes, in runs that each fit in ``batch_size`` (as the
+        accumulator counts it; a larger value gets a run of its own)."""
+        _check_topic(topic)
+        checked = [value if type(value) is bytes else _as_bytes(value, "value")
+                   for value in values]
+        total = sum(map(len, checked)) + _RECORD_OVERHEAD * len(checked)
+        if total <= batch_size:
+            return [cls(topic, checked, timestamp_ms, total)] if checked else []
+        runs: list[PendingValues] = []
+        start = size = 0
+        for index, value in enumerate(checked):
+            value_size = len(value) + _RECORD_OVERHEAD
+            if index > start and size + value_size > batch_size:
+                runs.append(cls(topic, checked[start:index], timestamp_ms, size))
+                start, size = index, 0
+            size += value_size
+        runs.append(cls(topic, checked[start:], timestamp_ms, size))
+        return runs
+
+    @property
+    def count(self) -> int:
+        return len(self.values)
+
+    @property
+    def done(self) -> bool:
+        return self._first is not None or self._error is not None
+
+    @property
+    def numbers(self) -> list[int]:
+        """The values' numbers (each -1 with acks=0); raises the error if sending failed."""
+        if self._error is not None:
+            raise self._error
+        if self._first is None:
+            raise ClientError("the messages have not been sent yet; call flush() first")
+        if self._first < 0:
+            return [-1] * len(self.values)
+        return list(range(self._first, self._first + len(self.values)))
+
+    def resolve(self, first: int) -> None:
+        self._first = first
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+
+    def encode_into(self, builder: RecordBatchBuilder) -> None:
+        builder.append_values(self.values, self.timestamp_ms)
+
+
+Pending = PendingMessage | PendingValues  # what the accumulator queues and produce sends
+
+
+def _check_topic(topic: object) -> None:
+    if not isinstance(topic, str) or not topic:
+        raise TypeError(f"topic must be a non-empty str, not {topic!r}")
+
 
 class Accumulator:
     """Messages queued per topic, handed out as batches when full, due or flushed."""
@@ -305,14 +480,14 @@ class Accumulator:
     def __init__(self, batch_size: int, linger: float) -> None:
         self.batch_size = batch_size
         self.linger = linger
-        self._queues: dict[str, list[PendingMessage]] = {}
+        self._queues: dict[str, list[Pending]] = {}
         self._sizes: dict[str, int] = {}
         self._since: dict[str, float] = {}
 
     def __len__(self) -> int:
         return sum(len(queue) for queue in self._queues.values())
 
-    def add(self, message: PendingMessage, now: float) -> None:
+    def add(self, message: Pending, now: float) -> None:
         topic = message.topic
         if topic not in self._queues:
             self._queues[topic] = []
@@ -330,13 +505,13 @@ class Accumulator:
     def has_full_batch(self) -> bool:
         return any(size >= self.batch_size for size in self._sizes.values())
 
-    def take(self, now: float, *, force: bool = False) -> list[tuple[str, list[list[PendingMessage]]]]:
+    def take(self, now: float, *, force: bool = False) -> list[tuple[str, list[list[Pending]]]]:
         """The batches to send now: every queued message if ``force``; otherwise
         whole batches of topics with a full batch, and every message of topics
         whose oldest message has waited ``linger``. Each batch stays under
         ``batch_size`` (a single larger message gets a batch of its own).
         """
-        taken: list[tuple[str, list[list[PendingMessage]]]] = []
+        taken: list[tuple[str, list[list[Pending]]]] = []
         for topic in list(self._queues):
             queue = self._queues[topic]
             due = force or now >= self._since[topic] + self.linger
@@ -363,8 +538,8 @@ class Accumulator:
         self._sizes.pop(topic, None)
         self._since.pop(topic, None)
 
-    def _split(self, queue: list[PendingMessage]) -> list[list[PendingMessage]]:
-        batches: list[list[PendingMessage]] = [[]]
+    def _split(self, queue: list[Pending]) -> list[list[Pending]]:
+        batches: list[list[Pending]] = [[]]
         size = 0
         for message in queue:
             if batches[-1] and size + message.size > self.batch_size:
@@ -520,8 +695,7 @@ class ProducerSession:
         default=attrs.Factory(lambda self: StickyPartitions(self.options.batch_size),
                               takes_self=True))
 
-    def split(self, topic: str, batch: Sequence[PendingMessage]
-              ) -> list[tuple[int, list[PendingMessage]]]:
+    def split(self, topic: str, batch: Sequence[Pending]) -> list[tuple[int, list[Pending]]]:
         """``batch`` as batches per partition, as Kafka's default partitioner places them.
 
         A keyed message goes to murmur2(key) modulo the partition count; the
@@ -532,7 +706,7 @@ class ProducerSession:
         """
         count = self.partition_counts.get(topic, 1)
         sticky = self.sticky.current(topic, count)
-        by_partition: dict[int, list[PendingMessage]] = {}
+        by_partition: dict[int, list[Pending]] = {}
         unkeyed = 0
         for message in batch:
             if message.key is None:
@@ -545,13 +719,14 @@ class ProducerSession:
             self.sticky.sent(topic, count, unkeyed)
         return list(by_partition.items())
 
-    def build_batch(self, topic: str, messages: Sequence[PendingMessage],
+    def build_batch(self, topic: str, messages: Sequence[Pending],
                     partition: int = _PARTITION) -> bytes:
         """One record batch holding ``messages``; with idempotence, the next sequence."""
         base_sequence = -1
         if self.producer_id >= 0:
             base_sequence = self._sequences.get((topic, partition), 0)
-            self._sequences[(topic, partition)] = (base_sequence + len(messages)) % 2**31
+            records = sum(message.count for message in messages)
+            self._sequences[(topic, partition)] = (base_sequence + records) % 2**31
         builder = RecordBatchBuilder(
             compression=self.options.compression,
             producer_id=self.producer_id,
@@ -559,7 +734,7 @@ class ProducerSession:
             base_sequence=base_sequence,
         )
         for message in messages:
-            builder.append(message.value, message.key, message.headers, message.timestamp_ms)
+            message.encode_into(builder)
         return builder.build()
 
     def forget_identity(self) -> None:
@@ -604,7 +779,7 @@ def init_producer_id(session: ProducerSession, clock: Clock) -> Plan[None]:
 
 
 def produce(session: ProducerSession, topic: str,
-            batches: Sequence[Sequence[PendingMessage]], clock: Clock) -> Plan[None]:
+            batches: Sequence[Sequence[Pending]], clock: Clock) -> Plan[None]:
     """Send ``batches`` of one topic, in order, and resolve each message's number.
 
     Up to ``MAX_IN_FLIGHT`` requests are pipelined. Retriable errors (the
@@ -640,9 +815,11 @@ def produce(session: ProducerSession, topic: str,
                     raise RemoteProtocolError(f"the Produce response has no result for {topic!r}")
                 code = result.error_code
                 if code in (0, _DUPLICATE_SEQUENCE_NUMBER):
-                    for position, message in enumerate(batches[index]):
-                        message.resolve(result.base_offset + position
-                                        if result.base_offset >= 0 else -1)
+                    number = result.base_offset  # the batch's first record's (-1: not known)
+                    for message in batches[index]:
+                        message.resolve(number)
+                        if number >= 0:
+                            number += message.count
                 elif clock() < deadline and (
                     for_code(code).retriable
                     # an idempotent batch behind a failed one is out of sequence
@@ -673,10 +850,25 @@ def produce(session: ProducerSession, topic: str,
 # --- consuming ------------------------------------------------------------------
 
 
-def _timestamp(milliseconds: int) -> datetime.datetime | None:
-    if milliseconds < 0:
-        return None
-    return datetime.datetime.fromtimestamp(milliseconds / 1000, tz=datetime.UTC)
+def decode_messages(topic: str, partition: int, records: bytes | memoryview,
+                    batches: Sequence[tuple[int, BatchHeader]], offset: int
+                    ) -> tuple[list[Message], int]:
+    """The messages at or after ``offset`` in ``batches`` (from ``checked_batches(records)``)
+    of a records field, and the offset after the last batch (``offset`` if none is past it).
+
+    Records below ``offset`` (a batch starts before the requested number) are
+    skipped; control batches (transaction markers) are stepped over.
+    """
+    messages: list[Message] = []
+    next_offset = offset
+    make = Message.maker(topic, partition)
+    for position, header in batches:
+        if header.last_offset < offset:
+            continue
+        next_offset = max(next_offset, header.last_offset + 1)
+        if not header.is_control:
+            messages += decode_records(records, position, header, make, first_offset=offset)
+    return messages, next_offset
 
 
 def _check_read_from(read_from: ReadFrom) -> ReadFrom:
@@ -751,23 +943,9 @@ class ConsumerSession:
         ``offset`` (a batch starts before the requested number) are skipped;
         control batches (transaction markers) are stepped over.
         """
-        topic = self.topic
-        assert topic is not None
-        messages: list[Message] = []
-        append = messages.append
-        next_offset = offset
-        batches = parse_records(records)
-        for batch in batches:
-            if batch.next_offset <= offset:
-                continue
-            next_offset = max(next_offset, batch.next_offset)
-            if batch.header.is_control:
-                continue
-            for record in batch.records:
-                if record.offset >= offset:
-                    append(Message(topic, record.offset,
-                                   record.value if record.value is not None else b"",
-                                   record.key, record.headers, _timestamp(record.timestamp)))
+        assert self.topic is not None
+        batches = checked_batches(records)
+        messages, next_offset = decode_messages(self.topic, _PARTITION, records, batches, offset)
         if records and not batches:
             # a batch larger than the fetch size (brokers before Fetch v3 cut it short)
             self._fetch_size = min(self._fetch_size * 2, 64 * 1024 * 1024)

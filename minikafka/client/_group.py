@@ -41,7 +41,7 @@ from minikafka.protocol.consumer_protocol import (
     encode_subscription,
 )
 from minikafka.protocol.errors import KafkaError, error_for_code, for_code
-from minikafka.protocol.records import parse_records
+from minikafka.protocol.records import checked_batches
 from minikafka.protocol.registry import api_by_name
 
 from ._core import (
@@ -54,7 +54,7 @@ from ._core import (
     Request,
     Send,
     _Backoff,
-    _timestamp,
+    decode_messages,
 )
 from .errors import ClientError
 
@@ -461,20 +461,8 @@ def _fetch_request(session: GroupSession, wait: float) -> Request:
 
 def _decode(session: GroupSession, partition: int, records: Any) -> list[Message]:
     """The messages at or after the partition's position; moves the position past them."""
-    position = session.positions[partition]
-    messages: list[Message] = []
-    for batch in parse_records(records):
-        if batch.next_offset <= position:
-            continue
-        session.positions[partition] = max(session.positions[partition], batch.next_offset)
-        if batch.header.is_control:
-            continue
-        for record in batch.records:
-            if record.offset >= position:
-                messages.append(Message(session.topic, record.offset,
-                                        record.value if record.value is not None else b"",
-                                        record.key, record.headers,
-                                        _timestamp(record.timestamp), partition=partition))
+    messages, session.positions[partition] = decode_messages(
+        session.topic, partition, records, checked_batches(records), session.positions[partition])
     return messages
 
 

@@ -28,7 +28,9 @@ from ._core import (
     ConsumerSession,
     Message,
     Pause,
+    Pending,
     PendingMessage,
+    PendingValues,
     Plan,
     ProducerOptions,
     ProducerSession,
@@ -188,7 +190,7 @@ class Producer:
                            retry_timeout=self.options.retry_timeout)
         self._session = ProducerSession(self.options)
         self._queue = Accumulator(self.options.batch_size, self.options.linger)
-        self._unsent: deque[PendingMessage] = deque()
+        self._unsent: deque[Pending] = deque()
         self._wakeup = trio.Event()
         self._force = False
         self._exit_stack: AsyncExitStack | None = None
@@ -232,16 +234,19 @@ class Producer:
 
     async def send_many(self, topic: str, values: Iterable[bytes | str]) -> list[int]:
         """Send ``values`` as one batch (several if over ``batch_size``); their numbers."""
-        timestamp, now = _now_ms(), trio.current_time()
-        # Queued together, taken together: the messages can share one Event.
+        self._check_open()
+        runs = PendingValues.split(topic, values, _now_ms(), self.options.batch_size)
+        # Queued together, taken together: the runs can share one Event.
         waiter = trio.Event()
-        messages = [self._enqueue(topic, value, None, None, timestamp, waiter, now)
-                    for value in values]
+        for run in runs:
+            self._queue_pending(run, waiter)
         self._force = True  # no reason to linger: the batch is complete
         self._wakeup.set()
-        for message in messages:
-            await _wait(message)
-        return [message.number for message in messages]
+        numbers: list[int] = []
+        for run in runs:
+            await _wait(run)
+            numbers += run.numbers
+        return numbers
 
     async def flush(self) -> None:
         """Send everything queued so far and wait until the broker has acknowledged it.
@@ -265,19 +270,24 @@ class Producer:
 
     aclose = close
 
-    def _enqueue(self, topic: str, value: object, key: object, headers: object,
-                 timestamp: int, waiter: trio.Event | None = None,
-                 now: float | None = None) -> PendingMessage:
+    def _check_open(self) -> None:
         if self._link.closed:
             raise ClientClosed("the producer is closed")
         if self._exit_stack is None:
             raise ClientError("use the producer inside `async with Producer(...) as producer:`")
+
+    def _enqueue(self, topic: str, value: object, key: object, headers: object,
+                 timestamp: int) -> PendingMessage:
+        self._check_open()
         message = PendingMessage.make(topic, value, key, headers, timestamp)
-        message.waiter = trio.Event() if waiter is None else waiter
-        self._queue.add(message, trio.current_time() if now is None else now)
-        self._unsent.append(message)
-        self._wakeup.set()
+        self._queue_pending(message, trio.Event())
         return message
+
+    def _queue_pending(self, pending: Pending, waiter: trio.Event) -> None:
+        pending.waiter = waiter
+        self._queue.add(pending, trio.current_time())
+        self._unsent.append(pending)
+        self._wakeup.set()
 
     async def _sender(self, *, task_status: trio.TaskStatus[trio.CancelScope]) -> None:
         with trio.CancelScope() as scope:
@@ -319,7 +329,7 @@ class Producer:
         self._unsent.clear()
 
 
-async def _wait(message: PendingMessage) -> None:
+async def _wait(message: Pending) -> None:
     # Waiting on a set Event still yields to the scheduler; after a batch is
     # acknowledged its other messages are done, so skip them without yielding.
     if not message.waiter.is_set():

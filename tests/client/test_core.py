@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import logging
 import re
@@ -15,8 +16,10 @@ from minikafka.client._core import (
     Accumulator,
     ConsumerOptions,
     ConsumerSession,
+    Message,
     Pause,
     PendingMessage,
+    PendingValues,
     Plan,
     ProducerOptions,
     ProducerSession,
@@ -33,7 +36,7 @@ from minikafka.protocol.batch_header import BatchHeader
 from minikafka.protocol.codec import decode_response, encode_request, encode_response
 from minikafka.protocol.compression import Codec, CodecUnavailable
 from minikafka.protocol.errors import MessageTooLargeError, UnknownTopicOrPartitionError
-from minikafka.protocol.records import Record, build_batch
+from minikafka.protocol.records import Record, build_batch, parse_records, records_of
 from minikafka.protocol.registry import api_by_name
 
 
@@ -122,6 +125,24 @@ def test_pending_message_before_and_after_sending() -> None:
         PendingMessage.make("", b"", None, None, 5)
 
 
+def test_pending_values_split_into_runs_as_the_accumulator_splits_batches() -> None:
+    values: list[object] = ["x" * 76] * 7 + [bytearray(b"y" * 500), b"z" * 76]  # sizes 100, 524
+    runs = PendingValues.split("t", values, 5, batch_size=300)
+    assert [(run.count, run.size) for run in runs] == [(3, 300), (3, 300), (1, 100), (1, 524),
+                                                       (1, 100)]
+    assert runs[3].values == [b"y" * 500] and runs[0].values[0] == b"x" * 76
+    assert [len(run.values) for run in PendingValues.split("t", values, 5, 10**6)] == [9]
+    assert PendingValues.split("t", [], 5, 300) == []
+    with pytest.raises(TypeError, match="value must be bytes or str, not int"):
+        PendingValues.split("t", [b"a", 1], 5, 300)
+    with pytest.raises(TypeError, match="topic must be"):
+        PendingValues.split("", [b"a"], 5, 300)
+    with pytest.raises(ClientError, match="not been sent yet"):
+        runs[0].numbers  # noqa: B018 - the property raises
+    runs[0].resolve(-1)  # acks=0
+    assert runs[0].done and runs[0].numbers == [-1, -1, -1]
+
+
 @pytest.mark.parametrize("build", [
     lambda: ProducerSession(ProducerOptions()).produce_request("t", b"batch"),
     lambda: subscribed().fetch_request(5, 0.5),
@@ -167,6 +188,22 @@ def test_decode_steps_over_control_batches() -> None:
     messages, next_offset = subscribed().decode(batch(1, 2) + marker + batch(4, 1), 1)
     assert [m.number for m in messages] == [1, 2, 4]
     assert next_offset == 5
+
+
+def test_decoded_messages_are_read_only_values_with_a_utc_timestamp() -> None:
+    records = [Record(1, 1_700_000_000_123, b"k", b"v", (("h", b"1"),)),
+               Record(2, -1, None, None)]  # undated, null value
+    first, second = subscribed().decode(build_batch(records), 1)[0]
+    when = datetime.datetime(2023, 11, 14, 22, 13, 20, 123_000, tzinfo=datetime.UTC)
+    assert first == Message("t", 1, b"v", b"k", [("h", b"1")], when)
+    assert hash(first) == hash(Message("t", 1, b"v", b"k", (("h", b"1"),), when))
+    assert first != Message("t", 1, b"v", b"k", (("h", b"1"),), when, partition=1)
+    assert (second.value, second.key, second.headers, second.timestamp) == (b"", None, (), None)
+    assert repr(first) == (f"Message(topic='t', number=1, value=b'v', key=b'k', "
+                           f"headers=(('h', b'1'),), timestamp={when!r}, partition=0)")
+    with pytest.raises(AttributeError):
+        first.value = b"changed"  # type: ignore[misc]
+    assert first.timestamp is first.timestamp  # converted once
 
 
 def test_decode_grows_the_fetch_when_one_batch_does_not_fit() -> None:
@@ -358,6 +395,22 @@ def test_produce_pipelines_five_batches_at_a_time_with_idempotent_sequences() ->
                for h in (BatchHeader.parse(records) for records in sent)]
     assert headers == [(42, 3, sequence) for sequence in range(0, 14, 2)]
 
+
+
+def test_produce_numbers_values_queued_together_after_single_messages() -> None:
+    session = ProducerSession(ProducerOptions(idempotent=True))
+    session.known_topics.add("t")
+    session.producer_id, session.producer_epoch = 42, 3
+    first: list[Any] = [message(), *PendingValues.split("t", [b"a", b"b", b"c"], 5, 1000)]
+    second: list[Any] = [*PendingValues.split("t", [b"d", b"e"], 5, 1000), message()]
+    talk = Conversation([("Produce+Produce", [produce_reply(0, 10), produce_reply(0, 14)])])
+    talk.run(produce(session, "t", [first, second], talk.clock))
+    assert (first[0].number, first[1].numbers) == (10, [11, 12, 13])
+    assert (second[0].numbers, second[1].number) == ([14, 15], 16)
+    sent = [request.body["topic_data"][0]["partition_data"][0]["records"]
+            for request in talk.seen[0].requests]
+    assert [BatchHeader.parse(records).base_sequence for records in sent] == [0, 4]
+    assert [r.value for r in records_of(parse_records(sent[0]))] == [b"x" * 76, b"a", b"b", b"c"]
 
 
 def test_a_missing_codec_library_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
