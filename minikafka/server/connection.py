@@ -44,7 +44,7 @@ from minikafka.protocol.framing import FrameBuffer, FrameTooLarge
 from .auth.sasl import Authenticator, SaslSession
 from .broker import Broker, CloseConnection
 from .config import Address
-from .dispatch import start_response
+from .dispatch import Buffer, Response, start_response
 from .limits import SEND_CHUNK, IdleGuard, Waiting, receive_size
 
 __all__ = ["Connection", "socket_addresses"]
@@ -52,8 +52,7 @@ __all__ = ["Connection", "socket_addresses"]
 logger = logging.getLogger(__name__)
 
 _SIZE = struct.Struct(">i")
-
-Buffer = bytes | bytearray | memoryview
+_IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 1024  # per writev
 
 
 def _format(address: object) -> str:
@@ -137,7 +136,7 @@ class _SocketIO:
 
     async def send(self, parts: Sequence[Buffer]) -> None:
         try:
-            sent = os.writev(self._fd, parts)
+            sent = os.writev(self._fd, parts if len(parts) <= _IOV_MAX else parts[:_IOV_MAX])
         except BlockingIOError:
             sent = 0
         except OSError as exc:
@@ -169,7 +168,7 @@ class _SocketIO:
                 taken_since_armed = 0
             await trio.lowlevel.wait_writable(fd)
             try:
-                sent = os.writev(fd, views)
+                sent = os.writev(fd, views[:_IOV_MAX])
             except BlockingIOError:
                 sent = 0
             except OSError as exc:
@@ -300,14 +299,18 @@ class Connection:
                     continue
             response = start_response(payload, self.broker,
                                       local_address=self.local_address, peer=self.peer)
-            if response is not None and not isinstance(response, bytes):
+            if response is not None and not isinstance(response, (bytes, list)):
                 guard.disarm()  # a long poll or a disk flush is not idleness
                 response = await response
             if response is not None:
                 await self._send(response)
 
-    async def _send(self, payload: bytes) -> None:
-        await self._io.send((_SIZE.pack(len(payload)), payload))
+    async def _send(self, payload: Response) -> None:
+        """``payload`` framed: its size prefix and its bytes, in one write if the socket takes it."""
+        if isinstance(payload, bytes):
+            await self._io.send((_SIZE.pack(len(payload)), payload))
+        else:
+            await self._io.send([_SIZE.pack(sum(map(len, payload))), *payload])
 
     async def _receive(self, buffer: FrameBuffer) -> bool:
         """Wait for more bytes; False when the connection ended."""

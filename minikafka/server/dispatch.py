@@ -30,7 +30,10 @@ from minikafka.protocol.codec import (
     encode_response,
     peek_request_header,
 )
+from minikafka.protocol.headers import RESPONSE_HEADERS
 from minikafka.protocol.messages.api_versions import API_VERSIONS
+from minikafka.protocol.messages.fetch import FETCH
+from minikafka.protocol.primitives import compile_structure
 from minikafka.protocol.registry import api_for_key
 
 from .broker import Broker, CloseConnection, RequestContext
@@ -38,11 +41,19 @@ from .config import Address
 from .handlers import HANDLERS, served_apis
 from .handlers.api_versions import unsupported_version_body
 
-__all__ = ["respond", "start_response"]
+__all__ = ["BY_REFERENCE", "Response", "respond", "start_response"]
+
+# A response is its payload's bytes, or, for a Fetch carrying at least BY_REFERENCE
+# bytes of records, the payload as a list of buffers: the encoded fields joined, the
+# records as the storage returned them. The connection sends the list with one writev,
+# so large record batches are never copied into the response.
+Buffer = bytes | bytearray | memoryview
+Response = bytes | list[Buffer]
+BY_REFERENCE = 64 * 1024
 
 
 def start_response(payload: bytes, broker: Broker, *, local_address: Address,
-                   peer: str = "-") -> bytes | Awaitable[bytes | None] | None:
+                   peer: str = "-") -> Response | Awaitable[Response | None] | None:
     """The response payload for a request payload, None when none is to be sent, or,
     when the handler has to wait, an awaitable giving one of those."""
     try:
@@ -68,21 +79,73 @@ def start_response(payload: bytes, broker: Broker, *, local_address: Address,
         return None
     if type(result) is not dict and inspect.isawaitable(result):
         return _encode_when_done(api, header, result)
-    return encode_response(api, header.api_version, header.correlation_id, result)
+    return _encode(api, header, result)
 
 
 async def _encode_when_done(api: Api, header: RequestHeader, pending: Awaitable[Any]
-                            ) -> bytes | None:
+                            ) -> Response | None:
     result = await pending
     if result is None:
         return None
-    return encode_response(api, header.api_version, header.correlation_id, result)
+    return _encode(api, header, result)
+
+
+def _encode(api: Api, header: RequestHeader, body: Any) -> Response:
+    if api is FETCH and _records_size(body) >= BY_REFERENCE:
+        return _encode_gathered(api, header.api_version, header.correlation_id, body)
+    return encode_response(api, header.api_version, header.correlation_id, body)
+
+
+def _records_size(fetched: dict[str, Any]) -> int:
+    return sum(len(partition["records"]) for topic in fetched["responses"]
+               for partition in topic["partitions"])
+
+
+class _Gathered:
+    """A write-only stream for construct: small writes joined, large ones kept as given."""
+
+    def __init__(self) -> None:
+        self.parts: list[Buffer] = []
+        self._run = bytearray()
+
+    def write(self, data: Buffer) -> int:
+        if len(data) < BY_REFERENCE:
+            self._run += data
+        else:
+            if self._run:
+                self.parts.append(bytes(self._run))
+                self._run.clear()
+            self.parts.append(data)
+        return len(data)
+
+    def finish(self) -> list[Buffer]:
+        if self._run:
+            self.parts.append(bytes(self._run))
+        return self.parts
+
+
+_RESPONSE_HEADERS: dict[int, Any] = {}
+
+
+def _encode_gathered(api: Api, version: int, correlation_id: int, body: Any) -> list[Buffer]:
+    """What ``encode_response`` encodes, as buffers (the same bytes once joined)."""
+    header_version = api.response_header_version(version)
+    header = _RESPONSE_HEADERS.get(header_version)
+    if header is None:
+        header = _RESPONSE_HEADERS[header_version] = compile_structure(
+            RESPONSE_HEADERS[header_version])
+    out = _Gathered()
+    header.build_stream({"correlation_id": correlation_id}, out)
+    api.response(version).build_stream(body, out)
+    return out.finish()
 
 
 async def respond(payload: bytes, broker: Broker, *, local_address: Address,
                   peer: str = "-") -> bytes | None:
     """The response payload for a request payload, or None when none is to be sent."""
     response = start_response(payload, broker, local_address=local_address, peer=peer)
-    if response is None or isinstance(response, bytes):
-        return response
-    return await response
+    if response is not None and not isinstance(response, (bytes, list)):
+        response = await response
+    if isinstance(response, list):
+        return b"".join(response)
+    return response
