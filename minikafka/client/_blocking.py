@@ -29,7 +29,10 @@ from ._core import (
     ProducerOptions,
     ProducerSession,
     ReadFrom,
+    Request,
     Send,
+    SendAhead,
+    Step,
     parse_address,
     poll,
     produce,
@@ -73,6 +76,8 @@ class _Link:
         self._retry_timeout = retry_timeout
         self._socket: socket.socket | None = None
         self._protocol: ClientProtocol | None = None
+        # A request sent ahead (SendAhead) on this connection, and its correlation id.
+        self._ahead: tuple[Request, int] | None = None
         self.closed = False
 
     def run(self, plan: Plan[T]) -> T:
@@ -81,11 +86,27 @@ class _Link:
             raise ClientClosed("the client is closed")
         return run_to_completion(plan, self._handle)
 
-    def _handle(self, step: Send | Pause) -> Any:
+    def _handle(self, step: Step) -> Any:
         if isinstance(step, Pause):
             time.sleep(step.seconds)
             return None
+        if isinstance(step, SendAhead):
+            self._send_ahead(step.request)
+            return None
         return self._send(step)
+
+    def _send_ahead(self, request: Request) -> None:
+        # Only on a live connection, one at a time: it is only a head start,
+        # and the Send that wants its response sends it again if it is not here.
+        if self._ahead is not None or self._socket is None or self._protocol is None:
+            return
+        try:
+            correlation_id = self._protocol.send_request(request.api, request.body)
+            self._socket.sendall(self._protocol.data_to_send())
+        except OSError:
+            self.disconnect()
+            return
+        self._ahead = request, correlation_id
 
     def _send(self, step: Send) -> list[Any]:
         delays = _backoff()
@@ -126,20 +147,31 @@ class _Link:
         return protocol, sock
 
     def _exchange(self, protocol: ClientProtocol, sock: socket.socket, step: Send) -> list[Any]:
-        for request in step.requests:
-            protocol.send_request(request.api, request.body,
-                                  expect_response=request.expect_response)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and len(step.requests) == 1 and step.requests[0] is ahead[0]:
+            return [self._response(protocol, sock, ahead[1], ahead[0].wait)]  # sent already
+        sent = [protocol.send_request(request.api, request.body,
+                                      expect_response=request.expect_response)
+                for request in step.requests]
         sock.sendall(protocol.data_to_send())
-        bodies: list[Any] = []
-        for request in step.requests:
-            if not request.expect_response:
-                bodies.append(None)
-                continue
-            deadline = time.monotonic() + request.wait + self._request_timeout
-            while not isinstance(event := protocol.next_response(), Response):
+        return [self._response(protocol, sock, correlation_id, request.wait)
+                if request.expect_response else None
+                for request, correlation_id in zip(step.requests, sent, strict=True)]
+
+    def _response(self, protocol: ClientProtocol, sock: socket.socket, correlation_id: int,
+                  wait: float) -> Any:
+        """The body of the response to request ``correlation_id``.
+
+        Responses come in request order, so any before it answer requests
+        nobody waits for any more (one sent ahead and not wanted): skipped.
+        """
+        deadline = time.monotonic() + wait + self._request_timeout
+        while True:
+            event = protocol.next_response()
+            if not isinstance(event, Response):
                 self._fill(protocol, sock, deadline)
-            bodies.append(event.body)
-        return bodies
+            elif event.correlation_id == correlation_id:
+                return event.body
 
     @staticmethod
     def _fill(protocol: ClientProtocol, sock: socket.socket, deadline: float) -> None:
@@ -154,6 +186,7 @@ class _Link:
         if self._socket is not None:
             self._socket.close()
         self._socket = self._protocol = None
+        self._ahead = None
 
     def close(self) -> None:
         self.disconnect()

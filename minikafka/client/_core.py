@@ -52,6 +52,8 @@ __all__ = [
     "ReadFrom",
     "Request",
     "Send",
+    "SendAhead",
+    "Step",
     "decode_messages",
     "parse_address",
     "run_to_completion",
@@ -577,10 +579,24 @@ class Pause:
     seconds: float
 
 
-Plan = Generator[Send | Pause, Any, T]
+@attrs.frozen(eq=False)
+class SendAhead:
+    """Send this request now without waiting for its response; the plan gets
+    ``None`` at once. A later ``Send`` of this same request (the same object)
+    receives its response instead of sending it again. The transport may
+    drop the request (when the connection is lost, or another is already
+    ahead): the later ``Send`` then sends it as usual. Consumers use it to
+    have the broker read the next fetch while they decode the last one.
+    """
+
+    request: Request
 
 
-def run_to_completion(plan: Plan[T], handle: Callable[[Send | Pause], Any]) -> T:
+Step = Send | Pause | SendAhead
+Plan = Generator[Step, Any, T]
+
+
+def run_to_completion(plan: Plan[T], handle: Callable[[Step], Any]) -> T:
     """Drive ``plan`` with a synchronous ``handle`` (the blocking transport's loop).
 
     An exception from ``handle`` (the broker stayed unreachable) is thrown
@@ -889,6 +905,9 @@ class ConsumerSession:
     topic: str | None = None
     position: ReadFrom = 1
     _fetch_size: int = 0
+    # The Fetch sent ahead (see SendAhead), and the offset it reads from.
+    _ahead: Request | None = attrs.field(default=None, init=False)
+    _ahead_offset: int = attrs.field(default=-1, init=False)
 
     def subscribe(self, topic: str, read_from: ReadFrom) -> None:
         if not isinstance(topic, str) or not topic:
@@ -896,6 +915,19 @@ class ConsumerSession:
         self.position = _check_read_from(read_from)
         self.topic = topic
         self._fetch_size = self.options.max_bytes
+        self._ahead = None
+
+    def fetch_for(self, offset: int, wait: float) -> Request:
+        """The Fetch to send for ``offset``: the one sent ahead for it, if there is one."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and self._ahead_offset == offset:
+            return ahead
+        return self.fetch_request(offset, wait)
+
+    def fetch_ahead(self, offset: int) -> Request:
+        """A Fetch for ``offset`` to send ahead; the broker answers it at once."""
+        self._ahead, self._ahead_offset = self.fetch_request(offset, 0.0), offset
+        return self._ahead
 
     def fetch_request(self, offset: int, wait: float) -> Request:
         size = self._fetch_size or self.options.max_bytes
@@ -936,15 +968,19 @@ class ConsumerSession:
             "timeout_ms": int(self.options.request_timeout * 1000),
         })
 
-    def decode(self, records: bytes | memoryview, offset: int) -> tuple[list[Message], int]:
+    def decode(self, records: bytes | memoryview, offset: int,
+               batches: Sequence[tuple[int, BatchHeader]] | None = None
+               ) -> tuple[list[Message], int]:
         """The messages at or after ``offset`` in a records field, and the next offset.
 
         A trailing partial batch is left for the next fetch; records below
         ``offset`` (a batch starts before the requested number) are skipped;
-        control batches (transaction markers) are stepped over.
+        control batches (transaction markers) are stepped over. ``batches``
+        is ``checked_batches(records)``, if the caller has it already.
         """
         assert self.topic is not None
-        batches = checked_batches(records)
+        if batches is None:
+            batches = checked_batches(records)
         messages, next_offset = decode_messages(self.topic, _PARTITION, records, batches, offset)
         if records and not batches:
             # a batch larger than the fetch size (brokers before Fetch v3 cut it short)
@@ -998,7 +1034,7 @@ def poll(session: ConsumerSession, timeout: float, clock: Clock) -> Plan[list[Me
                 return []
             yield Pause(min(backoff.next(), remaining))
             continue
-        (body,) = yield _one(session.fetch_request(position, remaining))
+        (body,) = yield _one(session.fetch_for(position, remaining))
         result = _result_for(body.responses, "topic", "partitions", "partition_index",
                              session.topic)
         # a broker may leave out a topic it does not have (Tansu does, now and then)
@@ -1006,7 +1042,13 @@ def poll(session: ConsumerSession, timeout: float, clock: Clock) -> Plan[list[Me
             _UNKNOWN_TOPIC_OR_PARTITION if result is None else result.error_code)
         if code == 0:
             assert result is not None
-            messages, next_offset = session.decode(result.records or b"", position)
+            records = result.records or b""
+            batches = checked_batches(records)
+            after = max((header.last_offset + 1 for _, header in batches), default=position)
+            if position < after < result.high_watermark:
+                # More is written already: the broker reads it while these are decoded.
+                yield SendAhead(session.fetch_ahead(after))
+            messages, next_offset = session.decode(records, position, batches)
             session.position = next_offset
             if messages or clock() >= deadline:
                 return messages

@@ -35,7 +35,9 @@ from ._core import (
     ProducerOptions,
     ProducerSession,
     ReadFrom,
+    Request,
     Send,
+    SendAhead,
     parse_address,
     poll,
     produce,
@@ -75,6 +77,8 @@ class _Link:
         self._retry_timeout = retry_timeout
         self._stream: trio.abc.Stream | None = None
         self._protocol: ClientProtocol | None = None
+        # A request sent ahead (SendAhead) on this connection, and its correlation id.
+        self._ahead: tuple[Request, int] | None = None
         self._lock = trio.Lock()
         self.closed = False
 
@@ -90,6 +94,9 @@ class _Link:
                     if isinstance(step, Pause):
                         await trio.sleep(step.seconds)
                         outcome: Any = None
+                    elif isinstance(step, SendAhead):
+                        await self._send_ahead(step.request)
+                        outcome = None
                     else:
                         outcome = await self._send(step)
                 except BaseException as error:
@@ -124,6 +131,21 @@ class _Link:
                     await trio.sleep(min(delay, deadline - now))
                     delay = min(delay * 2, 1.0)
 
+    async def _send_ahead(self, request: Request) -> None:
+        # As the blocking transport: a head start on a live connection, or nothing.
+        async with self._lock:
+            protocol, stream = self._protocol, self._stream
+            if self._ahead is not None or protocol is None or stream is None or self.closed:
+                return
+            try:
+                correlation_id = protocol.send_request(request.api, request.body)
+                with trio.fail_after(self._request_timeout):
+                    await stream.send_all(protocol.data_to_send())
+            except _CONNECTION_LOST:
+                await self._disconnect()
+                return
+            self._ahead = request, correlation_id
+
     async def _connection(self) -> tuple[ClientProtocol, trio.abc.Stream]:
         if self._stream is not None and self._protocol is not None:
             return self._protocol, self._stream
@@ -143,21 +165,35 @@ class _Link:
 
     async def _exchange(self, protocol: ClientProtocol, stream: trio.abc.Stream,
                         step: Send) -> list[Any]:
-        for request in step.requests:
-            protocol.send_request(request.api, request.body,
-                                  expect_response=request.expect_response)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and len(step.requests) == 1 and step.requests[0] is ahead[0]:
+            return [await self._response(protocol, stream, ahead[1], ahead[0].wait)]
+        sent = [protocol.send_request(request.api, request.body,
+                                      expect_response=request.expect_response)
+                for request in step.requests]
         with trio.fail_after(self._request_timeout):
             await stream.send_all(protocol.data_to_send())
         bodies: list[Any] = []
-        for request in step.requests:
-            if not request.expect_response:
-                bodies.append(None)
-                continue
-            with trio.fail_after(request.wait + self._request_timeout):
-                while not isinstance(event := protocol.next_response(), Response):
-                    await self._fill(protocol, stream)
-            bodies.append(event.body)
+        for request, correlation_id in zip(step.requests, sent, strict=True):
+            bodies.append(await self._response(protocol, stream, correlation_id, request.wait)
+                          if request.expect_response else None)
         return bodies
+
+    async def _response(self, protocol: ClientProtocol, stream: trio.abc.Stream,
+                        correlation_id: int, wait: float) -> Any:
+        """The body of the response to request ``correlation_id``.
+
+        Responses come in request order, so any before it answer requests
+        nobody waits for any more (one sent ahead and not wanted, or one
+        whose task was cancelled while waiting): skipped.
+        """
+        with trio.fail_after(wait + self._request_timeout):
+            while True:
+                event = protocol.next_response()
+                if not isinstance(event, Response):
+                    await self._fill(protocol, stream)
+                elif event.correlation_id == correlation_id:
+                    return event.body
 
     @staticmethod
     async def _fill(protocol: ClientProtocol, stream: trio.abc.Stream) -> None:
@@ -165,6 +201,7 @@ class _Link:
 
     async def _disconnect(self) -> None:
         stream, self._stream, self._protocol = self._stream, None, None
+        self._ahead = None
         if stream is not None:
             await trio.aclose_forcefully(stream)
 

@@ -284,6 +284,25 @@ def test_lost_connections_are_retried(broker: Broker, topic: str) -> None:
             assert [m.value for m in consumer.poll(timeout=2)] == [b"one", b"two"]
 
 
+def test_reading_ahead_survives_a_lost_connection_and_a_subscribe(
+        broker: Broker, single_partition_topic: str) -> None:
+    topic, other = single_partition_topic, f"{single_partition_topic}-other"
+    values = [b"%03d" % i * 30 for i in range(60)]
+    with Producer(broker.address, batch_size=1000) as producer:  # several batches
+        numbers = producer.send_many(topic, values)
+        (elsewhere,) = producer.send_many(other, [b"elsewhere"])
+    with TcpProxy(broker.address) as proxy, \
+            Consumer(proxy.address, topic, read_from=numbers[0], max_bytes=1500) as consumer:
+        received = consumer.poll(timeout=2)  # and the next fetch is sent ahead...
+        assert 0 < len(received) < 30
+        proxy.cut()  # ...and lost: sent again on a new connection
+        received += consumer.poll(timeout=2)
+        assert [m.value for m in received] == values[: len(received)]
+        consumer.poll(timeout=2)  # one more sent ahead, then not wanted:
+        consumer.subscribe(other, "earliest")
+        assert [(m.number, m.value) for m in consumer.poll(timeout=2)] == [(elsewhere, b"elsewhere")]
+
+
 def test_unreachable_broker_raises_after_the_retry_timeout(topic: str) -> None:
     address = f"127.0.0.1:{free_port()}"
     started = time.monotonic()

@@ -24,7 +24,8 @@ from minikafka.client._core import (
     ProducerOptions,
     ProducerSession,
     Request,
-    Send,
+    SendAhead,
+    Step,
     _metadata_request,
     parse_address,
     poll,
@@ -226,10 +227,10 @@ def reply(api_name: str, body: dict[str, Any]) -> Any:
     return decode_response(api, version, encode_response(api, version, 1, body))[1]
 
 
-def fetch_reply(code: int, records: bytes = b"", log_start: int = 1) -> Any:
+def fetch_reply(code: int, records: bytes = b"", log_start: int = 1, end: int = 0) -> Any:
     return reply("Fetch", {"throttle_time_ms": 0, "error_code": 0, "session_id": 0,
                            "responses": [{"topic": "t", "partitions": [{
-                               "partition_index": 0, "error_code": code, "high_watermark": 0,
+                               "partition_index": 0, "error_code": code, "high_watermark": end,
                                "last_stable_offset": 0, "log_start_offset": log_start,
                                "aborted_transactions": None, "preferred_read_replica": -1,
                                "records": records}]}]})
@@ -270,11 +271,16 @@ class Conversation:
     def clock(self) -> float:
         return self.time
 
-    def handle(self, step: Send | Pause) -> Any:
+    def handle(self, step: Step) -> Any:
         expected, answer = self.script.pop(0)
         if isinstance(step, Pause):
             assert expected == "pause", f"plan paused; the script expected {expected}"
             self.time += step.seconds
+            return None
+        if isinstance(step, SendAhead):
+            name = f"ahead {step.request.api.name}"
+            assert name == expected, f"plan sent {name}; the script expected {expected}"
+            self.seen.append(step)
             return None
         names = "+".join(request.api.name for request in step.requests)
         assert names == expected, f"plan sent {names}; the script expected {expected}"
@@ -303,6 +309,30 @@ def test_poll_from_an_expired_position_resumes_at_the_log_start(
     assert talk.seen[2].requests[0].body["topics"][0]["partitions"][0]["fetch_offset"] == 40
     assert caplog.messages == ["t: messages 1 to 39 have expired; continuing from 40, "
                                "the log start"]
+
+
+def test_poll_sends_the_next_fetch_ahead_while_more_is_written() -> None:
+    session = subscribed(read_from=1)
+    talk = Conversation([
+        ("Fetch", fetch_reply(0, batch(1, 3), end=9)),
+        ("ahead Fetch", None),  # sent before these three are decoded
+    ])
+    assert [m.number for m in talk.run(poll(session, 1.0, talk.clock))] == [1, 2, 3]
+    ahead = talk.seen[1].request
+    assert ahead.wait == 0 and ahead.body["max_wait_ms"] == 0
+    assert ahead.body["topics"][0]["partitions"][0]["fetch_offset"] == 4
+    # the next poll asks for the response of that same request; at the end, nothing goes ahead
+    talk = Conversation([("Fetch", fetch_reply(0, batch(4, 5), end=9))])
+    assert [m.number for m in talk.run(poll(session, 1.0, talk.clock))] == [4, 5, 6, 7, 8]
+    assert talk.seen[0].requests[0] is ahead
+    # a request sent ahead for another position is not used
+    session.subscribe("t", 1)
+    talk = Conversation([("Fetch", fetch_reply(0, batch(1, 1), end=9)), ("ahead Fetch", None)])
+    talk.run(poll(session, 1.0, talk.clock))
+    session.position = 7
+    talk = Conversation([("Fetch", fetch_reply(0, batch(7, 2), end=9))])
+    talk.run(poll(session, 1.0, talk.clock))
+    assert talk.seen[0].requests[0].body["topics"][0]["partitions"][0]["fetch_offset"] == 7
 
 
 def test_poll_beyond_the_end_waits_and_returns_nothing() -> None:

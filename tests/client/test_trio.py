@@ -34,6 +34,21 @@ async def test_poll_returns_everything_since_read_from_and_advances(
             assert consumer.read_from == first + 4
 
 
+async def test_a_poll_cancelled_while_waiting_leaves_the_connection_usable(
+        minikafka: Broker, topic: str) -> None:
+    async with Producer(minikafka.address) as producer:
+        await producer.send(f"{topic}-other", b"elsewhere")
+        await producer.send(topic, b"old")
+        async with Consumer(minikafka.address, topic, read_from="latest") as consumer:
+            with trio.move_on_after(0.2):
+                await consumer.poll(timeout=1)  # cancelled: the broker answers later
+            await consumer.subscribe(f"{topic}-other", "earliest")  # reads past that answer
+            assert [m.value for m in await consumer.poll(timeout=2)] == [b"elsewhere"]
+            await producer.send(topic, b"new")
+            await consumer.subscribe(topic, "earliest")
+            assert [m.value for m in await consumer.poll(timeout=2)] == [b"old", b"new"]
+
+
 async def test_numbers_start_at_1_on_minikafka(minikafka: Broker, topic: str) -> None:
     async with Producer(minikafka.address) as producer:
         assert await producer.send(topic, b"first") == 1
