@@ -391,7 +391,10 @@ class PendingMessage:
         self._error = error
 
     def encode_into(self, builder: RecordBatchBuilder) -> None:
-        builder.append(self.value, self.key, self.headers, self.timestamp_ms)
+        if self.key is None and not self.headers:  # the same record, encoded faster
+            builder.append_values((self.value,), self.timestamp_ms)
+        else:
+            builder.append(self.value, self.key, self.headers, self.timestamp_ms)
 
 
 class PendingValues:

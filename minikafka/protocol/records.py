@@ -108,10 +108,16 @@ def _headers(value: Iterable[Header]) -> tuple[Header, ...]:
 
 
 def _codec(value: int) -> Codec:
+    if type(value) is Codec:  # the usual case, without an enum lookup
+        return value
     try:
         return Codec(value)
     except ValueError:
         raise UnknownCodec(value) from None
+
+
+def _timestamp_type(value: int) -> TimestampType:
+    return value if type(value) is TimestampType else TimestampType(value)
 
 
 @attrs.frozen
@@ -301,7 +307,7 @@ class RecordBatchBuilder:
     _base_offset: int = attrs.field(default=0, alias="base_offset")
     compression: Codec = attrs.field(default=Codec.NONE, converter=_codec)
     timestamp_type: TimestampType = attrs.field(
-        default=TimestampType.CREATE_TIME, converter=TimestampType
+        default=TimestampType.CREATE_TIME, converter=_timestamp_type
     )
     transactional: bool = False
     control: bool = False
