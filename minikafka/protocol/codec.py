@@ -106,19 +106,24 @@ def peek_request_header(payload: bytes | memoryview) -> RequestHeader:
     return RequestHeader(api_key, api_version, correlation_id)
 
 
-def _parse(structure: Any, reader: ViewReader, what: str,
+def _what(api: Api, version: int, part: str) -> str:
+    return f"{api.name} v{version} {part}"
+
+
+def _parse(structure: Any, reader: ViewReader, api: Api, version: int, part: str,
            header: RequestHeader | None = None) -> Any:
     try:
         if isinstance(structure, c.Compiled):
             return structure.parsefunc(reader, _PARSING)
         return structure.parse_stream(reader)
     except c.ConstructError as exc:
-        raise DecodeError(what, reader.tell(), _reason(exc), header) from None
+        raise DecodeError(_what(api, version, part), reader.tell(), _reason(exc),
+                          header) from None
     except (ValueError, OverflowError, UnicodeDecodeError, struct.error) as exc:
         # construct's own compiled code (for a structure primitives cannot
         # compile whole) unpacks fixed-width fields with struct directly, so a
         # frame that ends inside one raises struct.error, not StreamError
-        raise DecodeError(what, reader.tell(), str(exc), header) from None
+        raise DecodeError(_what(api, version, part), reader.tell(), str(exc), header) from None
 
 
 def _reason(exc: c.ConstructError) -> str:
@@ -140,34 +145,34 @@ def decode_request(payload: bytes | memoryview) -> tuple[RequestHeader, Any]:
         raise UnknownApi(fixed)
     if fixed.api_version not in api.requests:
         raise UnsupportedVersion(fixed, api)
+    version = fixed.api_version
     reader = ViewReader(payload)
-    what = f"{api.name} v{fixed.api_version} request"
-    raw_header = _parse(_COMPILED_REQUEST_HEADERS[api.request_header_version(fixed.api_version)],
-                        reader, what + " header", fixed)
-    header = RequestHeader(fixed.api_key, fixed.api_version, fixed.correlation_id,
-                           raw_header.client_id)
-    body = _parse(api.request(fixed.api_version), reader, what, header)
+    raw_header = _parse(_COMPILED_REQUEST_HEADERS[api.request_header_version(version)],
+                        reader, api, version, "request header", fixed)
+    header = RequestHeader(fixed.api_key, version, fixed.correlation_id, raw_header.client_id)
+    body = _parse(api.request(version), reader, api, version, "request", header)
     if reader.remaining():
-        raise DecodeError(what, reader.tell(), f"{reader.remaining()} unexpected trailing bytes",
-                          header)
+        raise DecodeError(_what(api, version, "request"), reader.tell(),
+                          f"{reader.remaining()} unexpected trailing bytes", header)
     return header, body
 
 
 def decode_response(api: Api, version: int, payload: bytes | memoryview) -> tuple[int, Any]:
     """Decode a response to ``api`` at ``version``: (correlation id, body)."""
-    reader = ViewReader(payload)
-    what = f"{api.name} v{version} response"
     if version not in api.responses:
-        raise DecodeError(what, 0, "version not declared")
+        raise DecodeError(_what(api, version, "response"), 0, "version not declared")
+    reader = ViewReader(payload)
     header = _parse(_COMPILED_RESPONSE_HEADERS[api.response_header_version(version)], reader,
-                    what + " header")
-    body = _parse(api.response(version), reader, what)
+                    api, version, "response header")
+    body = _parse(api.response(version), reader, api, version, "response")
     if reader.remaining():
-        raise DecodeError(what, reader.tell(), f"{reader.remaining()} unexpected trailing bytes")
+        raise DecodeError(_what(api, version, "response"), reader.tell(),
+                          f"{reader.remaining()} unexpected trailing bytes")
     return header.correlation_id, body
 
 
-def _build(structure: Any, value: Any, out: io.BytesIO, what: str) -> None:
+def _build(structure: Any, value: Any, out: io.BytesIO, api: Api, version: int,
+           part: str) -> None:
     try:
         if isinstance(structure, c.Compiled):
             structure.buildfunc(value, out, _BUILDING)
@@ -175,7 +180,7 @@ def _build(structure: Any, value: Any, out: io.BytesIO, what: str) -> None:
             structure.build_stream(value, out)
     except (c.ConstructError, KeyError, TypeError, ValueError, AttributeError,
             OverflowError, UnicodeEncodeError, struct.error) as exc:
-        raise LocalProtocolError(f"cannot encode {what}: {exc}") from None
+        raise LocalProtocolError(f"cannot encode {_what(api, version, part)}: {exc}") from None
 
 
 def encode_request(api: Api, version: int, correlation_id: int, body: Any,
@@ -187,8 +192,8 @@ def encode_request(api: Api, version: int, correlation_id: int, body: Any,
     header = {"request_api_key": api.key, "request_api_version": version,
               "correlation_id": correlation_id, "client_id": client_id}
     _build(_COMPILED_REQUEST_HEADERS[api.request_header_version(version)], header, out,
-           "request header")
-    _build(api.request(version), body, out, f"{api.name} v{version} request")
+           api, version, "request header")
+    _build(api.request(version), body, out, api, version, "request")
     return out.getvalue()
 
 
@@ -198,6 +203,6 @@ def encode_response(api: Api, version: int, correlation_id: int, body: Any) -> b
         raise LocalProtocolError(f"{api.name} version {version} is not declared")
     out = io.BytesIO()
     _build(_COMPILED_RESPONSE_HEADERS[api.response_header_version(version)],
-           {"correlation_id": correlation_id}, out, "response header")
-    _build(api.response(version), body, out, f"{api.name} v{version} response")
+           {"correlation_id": correlation_id}, out, api, version, "response header")
+    _build(api.response(version), body, out, api, version, "response")
     return out.getvalue()
