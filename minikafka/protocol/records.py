@@ -512,16 +512,12 @@ def _decode_records(data: bytes, count: int, base_offset: int, base_timestamp: i
             if length <= 0 or record_end > end:
                 raise _Overrun(f"length {length} with {end - position} bytes left")
 
-            position += 1  # the record's attributes: an unused int8
-            byte = data[position]
+            byte = data[position + 1]  # after the record's attributes, an unused int8
             if byte < 0x80:
                 timestamp_delta = varint1[byte]
-                position += 1
-            elif data[position + 1] < 0x80:
-                timestamp_delta = varint2[(byte & 0x7F) | data[position + 1] << 7]
                 position += 2
             else:
-                timestamp_delta, position = read(data, position)
+                timestamp_delta, position = read(data, position + 1)
 
             byte = data[position]
             if byte < 0x80:
@@ -560,24 +556,29 @@ def _decode_records(data: bytes, count: int, base_offset: int, base_timestamp: i
                 position += 2
             else:
                 size, position = read(data, position)
-            if size >= 0:
-                if position + size > record_end:
-                    raise _Overrun(f"value of {size} bytes")
-                value: bytes | None = data[position : position + size]
-                position += size
-            elif size == -1:
-                value = None
-            else:
-                raise _Overrun(f"value length {size}")
-
-            if data[position] == 0:  # no headers
-                position += 1
+            value_end = position + size
+            if size >= 0 and value_end + 1 == record_end and data[value_end] == 0:
+                # the usual ending, checked at once: the value, then no headers
+                value: bytes | None = data[position:value_end]
                 headers: tuple[Header, ...] = ()
             else:
-                headers, position = _read_headers(data, position, record_end)
-
-            if position != record_end:
-                raise _Overrun(f"fields end at {position - record_end:+d} bytes from its length")
+                if size >= 0:
+                    if value_end > record_end:
+                        raise _Overrun(f"value of {size} bytes")
+                    value = data[position:value_end]
+                    position = value_end
+                elif size == -1:
+                    value = None
+                else:
+                    raise _Overrun(f"value length {size}")
+                if data[position] == 0:  # no headers
+                    position += 1
+                    headers = ()
+                else:
+                    headers, position = _read_headers(data, position, record_end)
+                if position != record_end:
+                    raise _Overrun(f"fields end at {position - record_end:+d} bytes from its length")
+            position = record_end
             offset = base_offset + offset_delta
             if offset >= first_offset:
                 append(make(
