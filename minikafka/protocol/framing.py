@@ -80,7 +80,8 @@ class FrameBuffer:
         end = start + size
         if len(self._data) < end:
             return None
-        payload = bytes(self._data[start:end])
+        with memoryview(self._data) as view:
+            payload = bytes(view[start:end])  # one copy (slicing the bytearray would make two)
         self._start = end
         if self._start == len(self._data):
             self._data.clear()

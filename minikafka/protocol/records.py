@@ -480,20 +480,21 @@ RecordMaker = Callable[[int, int, bytes | None, bytes | None, tuple[Header, ...]
 value, headers)``, with absolute offset and timestamp (``Record`` is one)."""
 
 
-def _decode_records(data: bytes, count: int, base_offset: int, base_timestamp: int,
-                    append_time: int | None, make: RecordMaker[T], first_offset: int) -> list[T]:
+def _decode_records(data: bytes, start: int, end: int, count: int, base_offset: int,
+                    base_timestamp: int, append_time: int | None, make: RecordMaker[T],
+                    first_offset: int) -> list[T]:
+    """The ``count`` records in ``data[start:end]``, each made by ``make``."""
     # The hot loop of every consumer, so it trades brevity for speed (about
     # 1.4x faster than calling _read_varint for every field). Each varint
     # read is inlined for one and two bytes, which covers nearly every
     # length and delta, and falls back to _read_varint for longer ones.
     # Slicing past the end of ``data`` does not raise, so every length is
     # checked against the record's end; reading a byte past it raises
-    # IndexError.
+    # IndexError (and a record that reaches past ``end`` is refused).
     read = _read_varint
     varint1 = _VARINT1
     varint2 = _VARINT2
-    end = len(data)
-    position = 0
+    position = start
     records: list[T] = []
     append = records.append
     index = 0
@@ -510,6 +511,8 @@ def _decode_records(data: bytes, count: int, base_offset: int, base_timestamp: i
                 length, position = read(data, position)
             record_end = position + length
             if length <= 0 or record_end > end:
+                if position > end:  # the length itself was read from beyond the batch
+                    raise IndexError
                 raise _Overrun(f"length {length} with {end - position} bytes left")
 
             byte = data[position + 1]  # after the record's attributes, an unused int8
@@ -624,18 +627,22 @@ def _read_headers(data: bytes, position: int, record_end: int) -> tuple[tuple[He
     return tuple(headers), position
 
 
-def _records_data(data: Buffer, position: int, header: BatchHeader) -> bytes:
-    compressed = memoryview(data)[position + BATCH_HEADER_SIZE : position + header.size]
+def _records_data(data: Buffer, position: int, header: BatchHeader) -> tuple[bytes, int, int]:
+    """The batch's records as bytes, decompressed, and where in them they start and end."""
+    start, end = position + BATCH_HEADER_SIZE, position + header.size
     if header.compression == Codec.NONE:
+        if type(data) is bytes:
+            return data, start, end  # read in place: slices of bytes are bytes
         # One copy: slices of bytes are the records' keys and values, where
         # slices of a memoryview would each need a second copy.
-        return bytes(compressed)
+        return bytes(memoryview(data)[start:end]), 0, end - start
     try:
-        return decompress(header.compression, compressed)
+        records = decompress(header.compression, memoryview(data)[start:end])
     except UnknownCodec as exc:
         raise InvalidBatch(str(exc)) from None
     except DecompressionFailed as exc:
         raise InvalidBatch(f"records do not decompress: {exc}") from None
+    return records, 0, len(records)
 
 
 def decode_records(data: Buffer, position: int, header: BatchHeader, make: RecordMaker[T],
@@ -649,9 +656,9 @@ def decode_records(data: Buffer, position: int, header: BatchHeader, make: Recor
     ``parse_batch`` does.
     """
     append_time = header.max_timestamp if header.uses_log_append_time else None
-    return _decode_records(_records_data(data, position, header), header.records_count,
-                           header.base_offset, header.base_timestamp, append_time, make,
-                           first_offset)
+    records, start, end = _records_data(data, position, header)
+    return _decode_records(records, start, end, header.records_count, header.base_offset,
+                           header.base_timestamp, append_time, make, first_offset)
 
 
 def checked_batches(data: Buffer, *, allow_partial: bool = True) -> list[tuple[int, BatchHeader]]:

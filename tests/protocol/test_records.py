@@ -538,6 +538,20 @@ def test_record_count_beyond_the_records_is_an_error() -> None:
         parse_batch(_recrc(data))
 
 
+def test_records_are_read_within_their_batch_when_more_follow() -> None:
+    # Uncompressed records are decoded in place, in the bytes of the whole
+    # records field: a batch's records must not run on into the next batch.
+    following = build_batch([Record(5, 0, b"k", b"v" * 200)])
+    data = bytearray(build_batch([Record(0, 0, b"k", b"v")]))
+    struct.pack_into(">i", data, BATCH_HEADER_SIZE - 4, 2)
+    with pytest.raises(InvalidBatch, match="record 1 runs past the end of the batch"):
+        parse_records(_recrc(data) + following)
+    data = bytearray(build_batch([Record(0, 0, b"k", b"v")]))
+    data[BATCH_HEADER_SIZE] += 4  # zigzag: the record is 2 bytes longer, into the next batch
+    with pytest.raises(InvalidBatch, match="record 0 is malformed: length 10 with 8 bytes left"):
+        parse_records(_recrc(data) + following)
+
+
 def test_bytes_after_the_last_record_are_an_error() -> None:
     data = bytearray(build_batch([Record(0, 0, b"k", b"v"), Record(1, 0, b"k", b"v")]))
     struct.pack_into(">i", data, BATCH_HEADER_SIZE - 4, 1)
