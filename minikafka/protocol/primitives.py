@@ -121,9 +121,20 @@ def _write(stream: Any, data: bytes, path: str) -> None:
     c.stream_write(stream, data, len(data), path)
 
 
+# Lengths, counts and tags are unsigned varints of at most 5 bytes: Kafka's own
+# reader refuses longer ones, and an unbounded one would let a frame of
+# continuation bytes cost time quadratic in its size.
+_MAX_UVARINT_BYTES = 5
+
+
 def _read_uvarint(stream: Any, path: str) -> int:
-    value: int = UnsignedVarInt._parsereport(stream, None, path)
-    return value
+    value = 0
+    for shift in range(0, 7 * _MAX_UVARINT_BYTES, 7):
+        byte = _read(stream, 1, path)[0]
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value
+    raise c.ExplicitError(f"unsigned varint longer than {_MAX_UVARINT_BYTES} bytes", path=path)
 
 
 def _write_uvarint(stream: Any, value: int, path: str) -> None:
@@ -611,7 +622,7 @@ def _emit_parse(con: Any, src: _Source, target: str) -> None:
         src.line(f"{target} = {src.fixed(con.fmtstr)}.unpack_from(buf, pos)[0]")
         src.line(f"pos += {con.length}")
     elif con is c.VarInt:
-        src.line(f"{target}, pos = _uvarint_at(buf, pos)")
+        src.line(f"{target}, pos = _any_uvarint_at(buf, pos)")
     elif con is c.ZigZag:
         src.line(f"{target}, pos = _zigzag_at(buf, pos)")
     else:
@@ -668,7 +679,8 @@ def _import_runtime(code: Any) -> None:
         f"from {__name__} import (ViewReader as _ViewReader, _SMALL_UVARINTS, _UUID, "
         "_borrow_buffer, _cannot_be_null, _checked_uvarint_bytes, _invalid_length, "
         "_not_utf8, _short_read, _tagged_fields_at, _truncated, _unpackable, _uuid_bytes, "
-        "_uvarint_at, _uvarint_bytes, _write_tagged_fields, _zigzag_at, _zigzag_bytes)"
+        "_uvarint_at, _uvarint_bytes, _write_tagged_fields, _zigzag_at, _zigzag_bytes, "
+        "_any_uvarint_at)"
     )
 
 
@@ -809,7 +821,22 @@ def _unpackable(exc: struct.error) -> c.FormatFieldError:
 
 
 def _uvarint_at(buf: Any, pos: int) -> tuple[int, int]:
-    """The unsigned LEB128 varint at ``pos`` and the position after it (IndexError if cut)."""
+    """The length, count or tag varint at ``pos``, and the position after it.
+
+    As ``_read_uvarint``: at most 5 bytes. IndexError if the buffer ends inside it.
+    """
+    value = 0
+    for shift in range(0, 7 * _MAX_UVARINT_BYTES, 7):
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+    raise c.ExplicitError(f"unsigned varint longer than {_MAX_UVARINT_BYTES} bytes")
+
+
+def _any_uvarint_at(buf: Any, pos: int) -> tuple[int, int]:
+    """An unsigned varint of any length, as construct's VarInt (the UnsignedVarInt field) reads."""
     value = 0
     shift = 0
     while True:
@@ -822,7 +849,7 @@ def _uvarint_at(buf: Any, pos: int) -> tuple[int, int]:
 
 
 def _zigzag_at(buf: Any, pos: int) -> tuple[int, int]:
-    raw, pos = _uvarint_at(buf, pos)
+    raw, pos = _any_uvarint_at(buf, pos)
     return (raw >> 1) ^ -(raw & 1), pos
 
 

@@ -325,3 +325,18 @@ def test_a_structure_with_parts_primitives_cannot_compile_falls_back_to_construc
     data = structure.build({"n": 2, "raw": b"ab", "s": "x"})
     assert compiled.build({"n": 2, "raw": b"ab", "s": "x"}) == data
     assert plain(compiled.parse(data)) == {"n": 2, "raw": b"ab", "s": "x"}
+
+
+def test_length_and_tag_varints_longer_than_kafka_allows_fail_in_both() -> None:
+    padded_one = bytes([0x81, 0x80, 0x80, 0x80, 0x00])  # 1 in five bytes: the longest allowed
+    padded_zero = bytes([0x80, 0x80, 0x80, 0x80, 0x00])
+    cases = [(p.CompactString, padded_one, ""), (p.CompactArray(p.Int8), padded_one, []),
+             (p.TaggedFields, padded_zero, {})]
+    for con, longest, value in cases:
+        for parser in (con, p.compile_structure(con)):
+            assert parser.parse(longest) == value
+            with pytest.raises(c.ExplicitError, match="longer than 5 bytes"):
+                parser.parse(b"\x80" * 5 + b"\x00")
+            # a frame of continuation bytes is refused at once, not read to its end
+            with pytest.raises(c.ExplicitError, match="longer than 5 bytes"):
+                parser.parse(b"\xff" * 1_000_000)
