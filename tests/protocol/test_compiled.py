@@ -161,12 +161,14 @@ def test_parsing_a_bytes_stream_gives_bytes_and_leaves_the_stream_after_the_stru
     stream = io.BytesIO(b"xx" + structure.build(value) + b"yyy")
     stream.seek(2)
     for compiled in _compiled(structure):
-        stream.seek(2)
-        parsed = compiled.parse_stream(stream)
-        assert stream.read() == b"yyy"
-        assert plain(parsed) == value
-        for records in _records_fields(structure, parsed):
-            assert type(records) is bytes
+        # a BytesIO (what parse(bytes) makes) and any other seekable stream
+        for readable in (stream, io.BufferedReader(io.BytesIO(stream.getvalue()))):
+            readable.seek(2)
+            parsed = compiled.parse_stream(readable)
+            assert readable.read() == b"yyy"
+            assert plain(parsed) == value
+            for records in _records_fields(structure, parsed):
+                assert type(records) is bytes
 
 
 def _records_fields(con: Any, value: Any) -> Iterator[Any]:
