@@ -724,6 +724,10 @@ class ProducerSession:
         each partition.
         """
         count = self.partition_counts.get(topic, 1)
+        if count == 1:  # nothing to choose (the sticky state has nowhere to move)
+            for message in batch:
+                message.partition = 0
+            return [(0, list(batch))]
         sticky = self.sticky.current(topic, count)
         by_partition: dict[int, list[Pending]] = {}
         unkeyed = 0
@@ -807,8 +811,9 @@ def produce(session: ProducerSession, topic: str,
     the messages not yet written are failed with it.
     """
     try:
-        yield from ensure_topic(session.known_topics, topic, session.options.retry_timeout, clock,
-                                session.partition_counts)
+        if topic not in session.known_topics:
+            yield from ensure_topic(session.known_topics, topic, session.options.retry_timeout,
+                                    clock, session.partition_counts)
         if session.options.idempotent and session.producer_id < 0:
             yield from init_producer_id(session, clock)
         # From here on each batch goes to one partition.
