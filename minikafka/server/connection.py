@@ -149,10 +149,11 @@ class _SocketIO:
         """Wait for the client to take the rest; it must take SEND_CHUNK bytes per timeout."""
         fd = self._fd
         guard = self._guard
-        self.response_bytes = total
+        self.response_bytes = self.unsent_bytes = total
         taken_since_armed = SEND_CHUNK  # arm at the first wait
         while True:
             taken_since_armed += sent
+            self.unsent_bytes -= sent
             while sent:  # drop what was sent from the front
                 if sent >= len(views[0]):
                     sent -= len(views.pop(0))
@@ -162,7 +163,6 @@ class _SocketIO:
             if not views:
                 guard.satisfied()
                 return
-            self.unsent_bytes = sum(len(view) for view in views)
             if taken_since_armed >= SEND_CHUNK:
                 guard.arm(Waiting.READER)
                 taken_since_armed = 0

@@ -28,10 +28,14 @@ class PartitionSignals:
         self._waiters: dict[TopicPartition, set[trio.Event]] = {}
         self._closed = False
 
-    def notify(self, topic: str, partition: int) -> None:
-        """Wake every fetch waiting on ``topic``/``partition``."""
-        for event in self._waiters.pop((topic, partition), ()):
+    def notify(self, topic: str, partition: int) -> bool:
+        """Wake every fetch waiting on ``topic``/``partition``; True if there was one."""
+        events = self._waiters.pop((topic, partition), None)
+        if events is None:
+            return False
+        for event in events:
             event.set()
+        return True
 
     def notify_all(self) -> None:
         """Wake every waiting fetch, now and from now on (the broker is stopping)."""

@@ -468,6 +468,29 @@ async def test_fetch_long_poll_is_woken_by_a_produce(broker: Broker, autojump_cl
     assert broker.signals.waiting() == 0
 
 
+@pytest.mark.parametrize("acks", [1, -1])
+async def test_a_woken_long_poll_answers_before_the_produce_that_woke_it(
+        broker: Broker, autojump_clock: object, acks: int) -> None:
+    # End-to-end latency: the consumers waiting for a message get it before its
+    # producer gets the acknowledgement (the broker runs one task at a time).
+    create(broker)
+    answered: list[str] = []
+
+    async def consumer() -> None:
+        await fetch_one(broker, "t", broker.storage.high_watermark("t", 0), max_wait_ms=30_000)
+        answered.append("fetch")
+
+    for _ in range(20):  # trio orders the tasks it wakes at random: try it often
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(consumer)
+            await trio.sleep(1)
+            assert broker.signals.waiting() == 1
+            answer = await produce(broker, "t", batch(b"wake up"), acks=acks)
+            assert answer["error_code"] == 0
+            answered.append("produce")
+    assert answered == ["fetch", "produce"] * 20
+
+
 async def test_fetch_long_poll_ignores_other_partitions(broker: Broker, autojump_clock: object
                                                         ) -> None:
     create(broker, "t", 2)
