@@ -217,6 +217,7 @@ class Message:
     """
 
     __slots__ = ("_headers", "_key", "_number", "_partition", "_timestamp", "_topic", "_value")
+    __match_args__ = ("topic", "number", "value", "key", "headers", "timestamp", "partition")
 
     def __init__(self, topic: str, number: int, value: bytes, key: bytes | None = None,
                  headers: Iterable[Header] = (), timestamp: datetime.datetime | None = None,
@@ -231,7 +232,7 @@ class Message:
         self._partition = partition
 
     @staticmethod
-    def maker(topic: str, partition: int) -> RecordMaker[Message]:
+    def _maker(topic: str, partition: int) -> RecordMaker[Message]:
         """What ``decode_records`` calls to turn each record of ``topic``'s
         ``partition`` straight into a ``Message`` (a null value becomes b"")."""
         new = object.__new__
@@ -885,7 +886,7 @@ def decode_messages(topic: str, partition: int, records: bytes | memoryview,
     """
     messages: list[Message] = []
     next_offset = offset
-    make = Message.maker(topic, partition)
+    make = Message._maker(topic, partition)
     for position, header in batches:
         if header.last_offset < offset:
             continue

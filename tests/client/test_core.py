@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import logging
+import pickle
 import re
 import sys
 from collections.abc import Callable
@@ -205,6 +206,12 @@ def test_decoded_messages_are_read_only_values_with_a_utc_timestamp() -> None:
     with pytest.raises(AttributeError):
         first.value = b"changed"  # type: ignore[misc]
     assert first.timestamp is first.timestamp  # converted once
+    assert pickle.loads(pickle.dumps(second)) == second
+    match first:
+        case Message("t", 1, value, timestamp=stamp):
+            assert (value, stamp) == (b"v", when)
+        case _:
+            pytest.fail("a Message matches its fields by position and name")
 
 
 def test_decode_grows_the_fetch_when_one_batch_does_not_fit() -> None:
