@@ -109,7 +109,7 @@ class _Link:
         self._ahead = request, correlation_id
 
     def _send(self, step: Send) -> list[Any]:
-        delays = _backoff()
+        delays: Iterator[float] | None = None  # made at the first failure
         deadline: float | None = None
         while True:
             try:
@@ -125,6 +125,7 @@ class _Link:
                     deadline = now + self._retry_timeout
                 if now >= deadline:
                     raise BrokerUnavailable(self.address, self._retry_timeout, error) from error
+                delays = delays or _backoff()
                 time.sleep(min(next(delays), deadline - now))
 
     def _connection(self) -> tuple[ClientProtocol, socket.socket]:
@@ -226,6 +227,12 @@ class Producer:
              headers: Mapping[str, bytes | str | None] | Iterable[tuple[str, bytes | str | None]]
              | None = None) -> int:
         """Send one message (and anything queued before it); returns its number."""
+        if self._queue.empty:  # nothing to send before it: straight out, unqueued
+            if self._link.closed:
+                raise ClientClosed("the producer is closed")
+            message = PendingMessage.make(topic, value, key, headers, _now_ms())
+            self._link.run(produce(self._session, topic, [[message]], time.monotonic))
+            return message.number
         message = self._enqueue(topic, value, key, headers, _now_ms())
         self._drain(force=True)
         return message.number

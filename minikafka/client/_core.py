@@ -30,7 +30,13 @@ from minikafka.protocol.api import Api
 from minikafka.protocol.batch_header import BatchHeader
 from minikafka.protocol.compression import Codec
 from minikafka.protocol.errors import KafkaError, RemoteProtocolError, error_for_code, for_code
-from minikafka.protocol.records import RecordBatchBuilder, RecordMaker, checked_batches, decode_records
+from minikafka.protocol.records import (
+    RecordBatchBuilder,
+    RecordMaker,
+    build_values_batch,
+    checked_batches,
+    decode_records,
+)
 from minikafka.protocol.registry import api_by_name
 
 from ._partitioner import StickyPartitions, partition_for_key
@@ -391,6 +397,10 @@ class PendingMessage:
     def fail(self, error: BaseException) -> None:
         self._error = error
 
+    def plain_values(self) -> tuple[bytes] | None:
+        """The value alone, when the record has no key and no headers."""
+        return (self.value,) if self.key is None and not self.headers else None
+
     def encode_into(self, builder: RecordBatchBuilder) -> None:
         if self.key is None and not self.headers:  # the same record, encoded faster
             builder.append_values((self.value,), self.timestamp_ms)
@@ -468,6 +478,9 @@ class PendingValues:
     def fail(self, error: BaseException) -> None:
         self._error = error
 
+    def plain_values(self) -> Sequence[bytes]:
+        return self.values
+
     def encode_into(self, builder: RecordBatchBuilder) -> None:
         builder.append_values(self.values, self.timestamp_ms)
 
@@ -492,6 +505,10 @@ class Accumulator:
 
     def __len__(self) -> int:
         return sum(len(queue) for queue in self._queues.values())
+
+    @property
+    def empty(self) -> bool:
+        return not self._queues
 
     def add(self, message: Pending, now: float) -> None:
         topic = message.topic
@@ -645,10 +662,12 @@ def _partition_error(code: int, where: str, message: str | None = None) -> Kafka
 def _result_for(topics: Sequence[Any], name_field: str, partitions_field: str,
                 index_field: str, topic: str | None, partition_index: int = _PARTITION) -> Any:
     """The entry for ``topic``'s partition (0 unless given) in a response's topic list, or None."""
+    # decoded structures are dicts (construct Containers): a key read costs a
+    # fraction of an attribute read
     for entry in topics:
-        if getattr(entry, name_field) == topic:
-            for partition in getattr(entry, partitions_field):
-                if getattr(partition, index_field) == partition_index:
+        if entry[name_field] == topic:
+            for partition in entry[partitions_field]:
+                if partition[index_field] == partition_index:
                     return partition
     return None
 
@@ -751,6 +770,13 @@ class ProducerSession:
             base_sequence = self._sequences.get((topic, partition), 0)
             records = sum(message.count for message in messages)
             self._sequences[(topic, partition)] = (base_sequence + records) % 2**31
+        if len(messages) == 1 and self.options.compression is Codec.NONE:
+            values = messages[0].plain_values()
+            if values is not None:  # no key, no headers: the builder is not needed
+                return build_values_batch(values, messages[0].timestamp_ms,
+                                          producer_id=self.producer_id,
+                                          producer_epoch=self.producer_epoch,
+                                          base_sequence=base_sequence)
         builder = RecordBatchBuilder(
             compression=self.options.compression,
             producer_id=self.producer_id,
@@ -821,7 +847,7 @@ def produce(session: ProducerSession, topic: str,
         batches = [part for batch in batches for _, part in session.split(topic, batch)]
         encoded = [session.build_batch(topic, batch, batch[0].partition) for batch in batches]
         deadline = clock() + session.options.retry_timeout
-        backoff = _Backoff()
+        backoff: _Backoff | None = None  # made at the first retry: most sends have none
         queue = list(range(len(batches)))
         while queue:
             window, queue = queue[:MAX_IN_FLIGHT], queue[MAX_IN_FLIGHT:]
@@ -834,13 +860,13 @@ def produce(session: ProducerSession, topic: str,
                     for message in batches[index]:
                         message.resolve(-1)
                     continue
-                result = _result_for(body.responses, "name", "partition_responses", "index",
+                result = _result_for(body["responses"], "name", "partition_responses", "index",
                                      topic, batches[index][0].partition)
                 if result is None:
                     raise RemoteProtocolError(f"the Produce response has no result for {topic!r}")
-                code = result.error_code
+                code = result["error_code"]
                 if code in (0, _DUPLICATE_SEQUENCE_NUMBER):
-                    number = result.base_offset  # the batch's first record's (-1: not known)
+                    number = result["base_offset"]  # the batch's first record's (-1: not known)
                     for message in batches[index]:
                         message.resolve(number)
                         if number >= 0:
@@ -857,6 +883,7 @@ def produce(session: ProducerSession, topic: str,
                                            getattr(result, "error_message", None))
             if failed:
                 queue = failed + queue
+                backoff = backoff or _Backoff()
                 yield Pause(backoff.next())
     except BaseException as error:
         if session.producer_id >= 0:

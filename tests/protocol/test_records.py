@@ -55,6 +55,7 @@ from minikafka.protocol.records import (
     TimestampType,
     TruncatedBatch,
     build_batch,
+    build_values_batch,
     checked_batches,
     decode_records,
     parse_batch,
@@ -610,3 +611,31 @@ def test_parse_inverts_build(base_offset: int, fields: list[Any], codec: Codec) 
     records = [r for r in records if r.offset - base_offset < 2**31]
     data = build_batch(records, base_offset=base_offset, compression=codec)
     assert list(parse_batch(data).records) == records
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.binary(max_size=300) | st.sampled_from([b"x" * 9000, b"y" * 70000]),
+                    min_size=1, max_size=20),
+    timestamp=st.integers(0, 2**41),
+    producer=st.tuples(st.integers(-1, 2**63 - 1), st.integers(-1, 2**15 - 1),
+                       st.integers(-1, 2**31 - 1)),
+)
+def test_values_batch_is_the_builders_batch(values: list[bytes], timestamp: int,
+                                            producer: tuple[int, int, int]) -> None:
+    # the producer's shortcut for plain values must give byte for byte what the
+    # builder gives, or batches would differ by the path that sent them
+    producer_id, producer_epoch, base_sequence = producer
+    builder = RecordBatchBuilder(producer_id=producer_id, producer_epoch=producer_epoch,
+                                 base_sequence=base_sequence)
+    builder.append_values(values, timestamp)
+    assert build_values_batch(values, timestamp, producer_id=producer_id,
+                              producer_epoch=producer_epoch,
+                              base_sequence=base_sequence) == builder.build()
+
+
+def test_values_batch_refuses_what_a_batch_cannot_hold() -> None:
+    with pytest.raises(ValueError, match="at least one value"):
+        build_values_batch([], 0)
+    with pytest.raises(ValueError, match="out of range"):
+        build_values_batch([b"v"], 0, producer_epoch=2**15)
