@@ -18,10 +18,12 @@ passes in, so trio's virtual clock drives them in tests.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import gc
 import logging
 import uuid
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeVar, final
 
 import attrs
@@ -914,13 +916,39 @@ def decode_messages(topic: str, partition: int, records: bytes | memoryview,
     messages: list[Message] = []
     next_offset = offset
     make = Message._maker(topic, partition)
-    for position, header in batches:
-        if header.last_offset < offset:
-            continue
-        next_offset = max(next_offset, header.last_offset + 1)
-        if not header.is_control:
-            messages += decode_records(records, position, header, make, first_offset=offset)
+    with _collection_paused(sum(header.records_count for _, header in batches)):
+        for position, header in batches:
+            if header.last_offset < offset:
+                continue
+            next_offset = max(next_offset, header.last_offset + 1)
+            if not header.is_control:
+                messages += decode_records(records, position, header, make, first_offset=offset)
     return messages, next_offset
+
+
+# Fewer records than this decode with the garbage collector left as it is.
+_PAUSE_COLLECTION_FROM = 256
+
+
+@contextlib.contextmanager
+def _collection_paused(records: int) -> Iterator[None]:
+    """Hold off cyclic garbage collection while ``records`` messages are made.
+
+    Every message is a tracked object, so decoding a fetch of thousands of
+    them sets off a collection every few hundred, and each one walks the
+    messages made so far again: a fifth of a large read's time. Paused,
+    they are walked once, at the first collection afterwards. Nothing made
+    here forms a cycle, so no garbage waits. A collector the application
+    turned off stays off.
+    """
+    if records < _PAUSE_COLLECTION_FROM or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _check_read_from(read_from: ReadFrom) -> ReadFrom:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import itertools
 import logging
 import pickle
@@ -28,17 +29,26 @@ from minikafka.client._core import (
     SendAhead,
     Step,
     _metadata_request,
+    decode_messages,
     parse_address,
     poll,
     produce,
     run_to_completion,
 )
 from minikafka.client.errors import ClientError
-from minikafka.protocol.batch_header import BatchHeader
+from minikafka.protocol.batch_header import BatchHeader, set_base_offset
 from minikafka.protocol.codec import decode_response, encode_request, encode_response
 from minikafka.protocol.compression import Codec, CodecUnavailable
 from minikafka.protocol.errors import MessageTooLargeError, UnknownTopicOrPartitionError
-from minikafka.protocol.records import Record, build_batch, parse_records, records_of
+from minikafka.protocol.records import (
+    InvalidBatch,
+    Record,
+    build_batch,
+    build_values_batch,
+    checked_batches,
+    parse_records,
+    records_of,
+)
 from minikafka.protocol.registry import api_by_name
 
 
@@ -460,3 +470,31 @@ def test_a_missing_codec_library_is_named(monkeypatch: pytest.MonkeyPatch) -> No
     # gzip needs only the standard library
     messages, _ = subscribed().decode(batch(1, 2, compression=Codec.GZIP), 1)
     assert [m.value for m in messages] == [b"1", b"2"]
+
+
+def _fetched_records(count: int) -> bytes:
+    batch = bytearray(build_values_batch([b"%06d" % number for number in range(count)],
+                                         1_700_000_000_000))
+    set_base_offset(batch, 1)
+    return bytes(batch)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_decoding_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    # decoding a large fetch pauses collection; the application's setting must
+    # survive it, whether decoding succeeds or fails
+    records = _fetched_records(1000)
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        messages, next_offset = decode_messages("t", 0, records, checked_batches(records), 1)
+        assert [m.value for m in messages[:2]] == [b"000000", b"000001"]
+        assert next_offset == 1001
+        assert gc.isenabled() is enabled
+        corrupt = bytearray(records)
+        corrupt[-1] = 5  # the last record claims headers it does not have
+        with pytest.raises(InvalidBatch):
+            decode_messages("t", 0, bytes(corrupt), checked_batches(records), 1)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
