@@ -18,12 +18,11 @@ passes in, so trio's virtual clock drives them in tests.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import gc
 import logging
 import uuid
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeVar, final
 
 import attrs
@@ -916,39 +915,30 @@ def decode_messages(topic: str, partition: int, records: bytes | memoryview,
     messages: list[Message] = []
     next_offset = offset
     make = Message._maker(topic, partition)
-    with _collection_paused(sum(header.records_count for _, header in batches)):
+    # Every message is a tracked object, so making thousands of them sets off
+    # a cyclic collection every few hundred, each walking the messages made
+    # so far again. Held off, they are walked once, at the first collection
+    # afterwards; nothing made here forms a cycle, so no garbage waits. A
+    # collector the application turned off stays off.
+    paused = (sum(header.records_count for _, header in batches) >= _PAUSE_COLLECTION_FROM
+              and gc.isenabled())
+    if paused:
+        gc.disable()
+    try:
         for position, header in batches:
             if header.last_offset < offset:
                 continue
             next_offset = max(next_offset, header.last_offset + 1)
             if not header.is_control:
                 messages += decode_records(records, position, header, make, first_offset=offset)
+    finally:
+        if paused:
+            gc.enable()
     return messages, next_offset
 
 
-# Fewer records than this decode with the garbage collector left as it is.
+# Fewer records than this are decoded with the collector left running.
 _PAUSE_COLLECTION_FROM = 256
-
-
-@contextlib.contextmanager
-def _collection_paused(records: int) -> Iterator[None]:
-    """Hold off cyclic garbage collection while ``records`` messages are made.
-
-    Every message is a tracked object, so decoding a fetch of thousands of
-    them sets off a collection every few hundred, and each one walks the
-    messages made so far again: a fifth of a large read's time. Paused,
-    they are walked once, at the first collection afterwards. Nothing made
-    here forms a cycle, so no garbage waits. A collector the application
-    turned off stays off.
-    """
-    if records < _PAUSE_COLLECTION_FROM or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _check_read_from(read_from: ReadFrom) -> ReadFrom:
@@ -1099,17 +1089,17 @@ def poll(session: ConsumerSession, timeout: float, clock: Clock) -> Plan[list[Me
             yield Pause(min(backoff.next(), remaining))
             continue
         (body,) = yield _one(session.fetch_for(position, remaining))
-        result = _result_for(body.responses, "topic", "partitions", "partition_index",
+        result = _result_for(body["responses"], "topic", "partitions", "partition_index",
                              session.topic)
         # a broker may leave out a topic it does not have (Tansu does, now and then)
-        code = getattr(body, "error_code", 0) or (
-            _UNKNOWN_TOPIC_OR_PARTITION if result is None else result.error_code)
+        code = body.get("error_code", 0) or (
+            _UNKNOWN_TOPIC_OR_PARTITION if result is None else result["error_code"])
         if code == 0:
             assert result is not None
-            records = result.records or b""
+            records = result["records"] or b""
             batches = checked_batches(records)
-            after = max((header.last_offset + 1 for _, header in batches), default=position)
-            if position < after < result.high_watermark:
+            after = batches[-1][1].last_offset + 1 if batches else position
+            if position < after < result["high_watermark"]:
                 # More is written already: the broker reads it while these are decoded.
                 yield SendAhead(session.fetch_ahead(after))
             messages, next_offset = session.decode(records, position, batches)
