@@ -23,8 +23,8 @@ from minikafka.protocol.messages.api_versions import API_VERSIONS
 from minikafka.protocol.messages.metadata import METADATA
 
 # Metadata v1 (header v1) and v9 (flexible: header v2), asking for no topics
-V1_BODY = {"topics": []}
-V9_BODY = {"topics": [], "allow_auto_topic_creation": False,
+V1_BODY: dict[str, object] = {"topics": []}
+V9_BODY: dict[str, object] = {"topics": [], "allow_auto_topic_creation": False,
            "include_cluster_authorized_operations": False,
            "include_topic_authorized_operations": False}
 
