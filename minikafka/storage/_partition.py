@@ -372,8 +372,9 @@ class Partition:
 
     # -- appending --------------------------------------------------------------
 
-    def append(self, batches: Sequence[bytes | memoryview]) -> AppendResult:
-        parsed = parse_appended(batches)
+    def append(self, batches: Sequence[bytes | memoryview],
+               headers: Sequence[BatchHeader] | None = None) -> AppendResult:
+        parsed = parse_appended(batches, headers)
         total = sum(header.size for _, header in parsed)
         count = sum(header.last_offset_delta + 1 for _, header in parsed)
         if count > MAX_RELATIVE_OFFSET:

@@ -79,6 +79,7 @@ from pathlib import Path
 
 import attrs
 
+from minikafka.protocol.batch_header import BatchHeader
 from minikafka.storage._common import (
     check_partition_count,
     check_topic_config,
@@ -362,18 +363,20 @@ class FileBackend:
     # -- the log ------------------------------------------------------------------
 
     def append(
-        self, topic: str, partition: int, batches: Sequence[bytes | memoryview]
+        self, topic: str, partition: int, batches: Sequence[bytes | memoryview], *,
+        headers: Sequence[BatchHeader] | None = None,
     ) -> AppendResult:
         log_ = self._partition(topic, partition)
-        result = log_.append(batches)
+        result = log_.append(batches, headers)
         if self.sync_on_append:
             log_.wait_durable(result.last_offset + 1)
         return result
 
     def append_nowait(
-        self, topic: str, partition: int, batches: Sequence[bytes | memoryview]
+        self, topic: str, partition: int, batches: Sequence[bytes | memoryview], *,
+        headers: Sequence[BatchHeader] | None = None,
     ) -> AppendResult:
-        return self._partition(topic, partition).append(batches)
+        return self._partition(topic, partition).append(batches, headers)
 
     def wait_durable(self, topic: str, partition: int, offset: int) -> None:
         log_ = self._partition(topic, partition)
