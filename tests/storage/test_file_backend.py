@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from minikafka.storage import _segment
+from minikafka.storage import _partition, _segment
 from minikafka.storage.base import (
     InvalidTopicName,
     StorageFailure,
@@ -97,6 +97,44 @@ def test_a_second_backend_on_the_same_directory_is_refused(open_backend: Opener)
     open_backend()
     with pytest.raises(StorageFailure, match="in use"):
         open_backend()
+
+
+# -- reading the end of the log ------------------------------------------------
+
+
+def test_reads_at_the_end_of_the_log_come_from_memory_and_equal_the_files(
+    open_backend: Opener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small batches, several per append, a batch larger than the kept tail, segments
+    # rolling: every read of the live backend must equal the same read after a
+    # restart (which reads the files), and the latest batches need no file read.
+    tail = _partition.TAIL_BYTES
+    backend = open_backend(segment_bytes=6000)
+    backend.create_topic("t")
+    sizes = [100, 300, 120, 2 * tail, 90, 5000, 150, 110, 95, 400] + [200] * (tail // 100)
+    position = 0
+    while position < len(sizes):
+        group = sizes[position : position + 1 + position % 3]
+        backend.append("t", 0, [sized_batch(size, timestamp=position) for size in group])
+        position += len(group)
+    end = backend.high_watermark("t", 0)
+    budgets = [1, 150, 500, 4000, 1 << 20]
+    live = {(offset, budget): bytes(backend.read("t", 0, offset, budget).records)
+            for offset in range(1, end + 1) for budget in budgets}
+    # The last batches are served without reading the segment
+    reads: list[int] = []
+    real_pread = os.pread
+    monkeypatch.setattr(os, "pread", lambda *args: reads.append(1) or real_pread(*args))
+    latest = backend.read("t", 0, end - 3, 1 << 20)
+    assert values_of(latest.records)[0][0] == end - 3 and not reads
+    monkeypatch.undo()
+    backend.close()
+    reopened = open_backend()
+    assert {(offset, budget): bytes(reopened.read("t", 0, offset, budget).records)
+            for offset in range(1, end + 1) for budget in budgets} == live
+    # After the restart, appends fill the tail again, continuing the numbering
+    reopened.append("t", 0, [make_batch([b"x", b"y"])])
+    assert values_of(reopened.read("t", 0, end, 100).records) == [(end, b"x"), (end + 1, b"y")]
 
 
 # -- restarts ----------------------------------------------------------------
