@@ -385,8 +385,10 @@ class Partition:
     def append(self, batches: Sequence[bytes | memoryview],
                headers: Sequence[BatchHeader] | None = None) -> AppendResult:
         parsed = parse_appended(batches, headers)
-        total = sum(header.size for _, header in parsed)
-        count = sum(header.last_offset_delta + 1 for _, header in parsed)
+        total = count = 0
+        for _, header in parsed:
+            total += header.batch_length + LOG_OVERHEAD
+            count += header.last_offset_delta + 1
         if count > MAX_RELATIVE_OFFSET:
             raise InvalidBatch(f"{count} offsets in one append is more than a segment can index")
         settings = self.settings
@@ -492,15 +494,20 @@ class Partition:
     ) -> None:
         """Write batches then index entries; on failure undo all three, or fail the partition."""
         size = segment.size
-        offset_count = len(segment.offset_index)
-        time_count = len(segment.time_index)
+        offset_count = time_count = -1  # the index sizes to go back to, read when needed
         try:
             segment.write(buffers, total)
             if offset_entries:
+                offset_count = len(segment.offset_index)
                 segment.offset_index.append(offset_entries)
             if time_entries:
+                time_count = len(segment.time_index)
                 segment.time_index.append(time_entries)
         except OSError as error:
+            if offset_count < 0:
+                offset_count = len(segment.offset_index)
+            if time_count < 0:
+                time_count = len(segment.time_index)
             self.pending_undo = (segment, size, offset_count, time_count)
             try:
                 self._finish_undo()

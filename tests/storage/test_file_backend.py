@@ -432,6 +432,25 @@ def test_a_failed_write_stores_nothing(
     assert [v for _, v in values_of(all_records(backend))] == [b"before", b"after"]
 
 
+def test_writes_the_kernel_takes_in_pieces_store_everything(
+    open_backend: Opener, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = open_backend()
+    backend.create_topic("t")
+    real_pwritev = os.pwritev
+
+    def seven_bytes_at_a_time(fd: int, buffers: list[bytes], offset: int) -> int:
+        return real_pwritev(fd, [b"".join(bytes(b) for b in buffers)[:7]], offset)
+
+    monkeypatch.setattr(os, "pwritev", seven_bytes_at_a_time)
+    batches = [make_batch([b"one", b"two"]), make_batch([b"three"])]
+    assert backend.append("t", 0, batches).base_offset == 1
+    monkeypatch.undo()
+    log = (root / "t-0" / "00000000000000000001.log").read_bytes()
+    assert log == as_stored(batches[0], 1) + as_stored(batches[1], 3)
+    assert [v for _, v in values_of(all_records(backend))] == [b"one", b"two", b"three"]
+
+
 def test_fsync_policies_are_parsed_from_text() -> None:
     assert FsyncPolicy.parse("always") == FsyncPolicy.always()
     assert FsyncPolicy.parse(" Never ") == FsyncPolicy.never()
