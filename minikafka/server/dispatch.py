@@ -26,7 +26,7 @@ from minikafka.protocol.api import Api
 from minikafka.protocol.codec import (
     DecodeError,
     RequestHeader,
-    decode_request,
+    decode_peeked_request,
     encode_response,
     peek_request_header,
 )
@@ -71,7 +71,7 @@ def start_response(payload: bytes, broker: Broker, *, local_address: Address,
                                        unsupported_version_body(served_apis()))
             raise CloseConnection(f"{api.name} v{fixed.api_version} is not served "
                                   f"(versions {lowest}-{api.served.stop - 1} are)")
-        header, body = decode_request(payload)
+        header, body = decode_peeked_request(api, fixed, payload)
     except DecodeError as exc:
         raise CloseConnection(str(exc)) from None
     result = handler(body, RequestContext(broker, header, local_address, peer))

@@ -34,19 +34,28 @@ def wall_clock_ms() -> int:
 
 def parse_appended(
     batches: Sequence[bytes | bytearray | memoryview],
+    headers: Sequence[BatchHeader] | None = None,
 ) -> list[tuple[memoryview, BatchHeader]]:
     """Headers of batches the broker has already validated, with a cheap sanity check.
 
     The broker checks each batch's CRC before appending; here only the fixed
-    header is read, and a batch whose length field disagrees with its size is
-    refused (InvalidBatch), since storing it would corrupt the log's framing.
+    header is read (or taken from ``headers``, when the caller parsed them
+    while validating), and a batch whose length field disagrees with its size
+    is refused (InvalidBatch), since storing it would corrupt the log's framing.
     """
     if not batches:
         raise ValueError("append needs at least one record batch")
+    if headers is not None and len(headers) != len(batches):
+        raise ValueError(f"{len(headers)} headers given for {len(batches)} batches")
     parsed: list[tuple[memoryview, BatchHeader]] = []
-    for batch in batches:
-        view = memoryview(batch).cast("B")
-        header = BatchHeader.parse(view)
+    for position, batch in enumerate(batches):
+        view = memoryview(batch)
+        if view.format != "B":
+            view = view.cast("B")
+        if headers is None:
+            header = BatchHeader.parse(view)
+        else:
+            header = headers[position]
         if header.magic != 2:
             raise InvalidBatch(f"unsupported magic {header.magic} (only 2 is stored)")
         if header.size != len(view):

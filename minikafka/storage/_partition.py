@@ -54,6 +54,9 @@ STATE_FILE = "state.json"
 # The start of a batch header, up to lastOffsetDelta (see batch_header): enough to
 # step over a batch and check that it is numbered where the previous one ended.
 _STEP = struct.Struct(">qiibIhi")
+# Bytes of the latest appended batches each partition keeps in memory for reads at the
+# end of the log: what a consumer keeping up with small produces asks for next.
+TAIL_BYTES = 16 * 1024
 _SEGMENT_FILE = re.compile(r"(?P<base>[0-9]{20})\.(?P<kind>log|index|timeindex)")
 
 
@@ -110,6 +113,13 @@ class Partition:
         # ftruncate too): (segment, size, offset entries, time entries) to go back to.
         self.pending_undo: tuple[Segment, int, int, int] | None = None
         self.closed = False
+        # The latest batches appended by this process, as stored: a consumer at the end
+        # of the log (a long poll woken by each produce) is served from here, without
+        # locating and reading them in the file. Valid while ``tail_end`` is next_offset.
+        self.tail_offsets: list[int] = []  # base offsets, ascending
+        self.tail_batches: list[bytes] = []
+        self.tail_bytes = 0
+        self.tail_end = FIRST_OFFSET
 
     def __repr__(self) -> str:
         return f"<partition {self.topic}-{self.index} {self.log_start}..{self.next_offset}>"
@@ -372,10 +382,13 @@ class Partition:
 
     # -- appending --------------------------------------------------------------
 
-    def append(self, batches: Sequence[bytes | memoryview]) -> AppendResult:
-        parsed = parse_appended(batches)
-        total = sum(header.size for _, header in parsed)
-        count = sum(header.last_offset_delta + 1 for _, header in parsed)
+    def append(self, batches: Sequence[bytes | memoryview],
+               headers: Sequence[BatchHeader] | None = None) -> AppendResult:
+        parsed = parse_appended(batches, headers)
+        total = count = 0
+        for _, header in parsed:
+            total += header.batch_length + LOG_OVERHEAD
+            count += header.last_offset_delta + 1
         if count > MAX_RELATIVE_OFFSET:
             raise InvalidBatch(f"{count} offsets in one append is more than a segment can index")
         settings = self.settings
@@ -413,6 +426,7 @@ class Partition:
                 position += header.size
                 offset += header.last_offset_delta + 1
             self._write(segment, buffers, total, bytes(offset_entries), bytes(time_entries))
+            self._remember_tail(buffers, parsed)
             base_offset = self.next_offset
             segment.next_offset = self.next_offset = offset
             segment.bytes_since_index_entry = bytes_since_entry
@@ -427,21 +441,73 @@ class Partition:
                 log_start_offset=self.log_start,
             )
 
+    def _remember_tail(self, buffers: list[bytes | memoryview],
+                       parsed: list[tuple[memoryview, BatchHeader]]) -> None:
+        """Add the batches just written (``buffers``: base offset, rest; per batch) to the tail."""
+        if self.tail_end != self.next_offset:
+            self._clear_tail()
+        offset = self.next_offset
+        for position, (_, header) in enumerate(parsed):
+            size = header.size
+            if size > TAIL_BYTES:
+                self._clear_tail()
+            else:
+                self.tail_offsets.append(offset)
+                self.tail_batches.append(b"".join(buffers[2 * position : 2 * position + 2]))
+                self.tail_bytes += size
+            offset += header.last_offset_delta + 1
+        self.tail_end = offset
+        if self.tail_bytes > 2 * TAIL_BYTES:  # drop the older half at once, not one by one
+            keep, kept_bytes = len(self.tail_batches), 0
+            while keep and kept_bytes + len(self.tail_batches[keep - 1]) <= TAIL_BYTES:
+                keep -= 1
+                kept_bytes += len(self.tail_batches[keep])
+            del self.tail_offsets[:keep], self.tail_batches[:keep]
+            self.tail_bytes = kept_bytes
+
+    def _clear_tail(self) -> None:
+        self.tail_offsets.clear()
+        self.tail_batches.clear()
+        self.tail_bytes = 0
+
+    def _read_tail(self, offset: int, max_bytes: int) -> ReadResult | None:
+        """What ``read`` returns, from the tail, when it holds ``offset`` (else None)."""
+        offsets = self.tail_offsets
+        if (not offsets or offset < offsets[0] or offset >= self.next_offset
+                or self.tail_end != self.next_offset):
+            return None
+        first = bisect.bisect_right(offsets, offset) - 1
+        batches = self.tail_batches
+        records = batches[first]
+        total = len(records)
+        last = first + 1
+        while last < len(batches) and total + len(batches[last]) <= max_bytes:
+            total += len(batches[last])
+            last += 1
+        if last > first + 1:
+            records = b"".join(batches[first:last])
+        return ReadResult(records, self.next_offset, self.log_start)
+
     def _write(
         self, segment: Segment, buffers: list[bytes | memoryview], total: int,
         offset_entries: bytes, time_entries: bytes,
     ) -> None:
         """Write batches then index entries; on failure undo all three, or fail the partition."""
         size = segment.size
-        offset_count = len(segment.offset_index)
-        time_count = len(segment.time_index)
+        offset_count = time_count = -1  # the index sizes to go back to, read when needed
         try:
             segment.write(buffers, total)
             if offset_entries:
+                offset_count = len(segment.offset_index)
                 segment.offset_index.append(offset_entries)
             if time_entries:
+                time_count = len(segment.time_index)
                 segment.time_index.append(time_entries)
         except OSError as error:
+            if offset_count < 0:
+                offset_count = len(segment.offset_index)
+            if time_count < 0:
+                time_count = len(segment.time_index)
             self.pending_undo = (segment, size, offset_count, time_count)
             try:
                 self._finish_undo()
@@ -566,6 +632,9 @@ class Partition:
             self._check_readable()
             if not self.log_start <= offset <= self.next_offset:
                 raise OffsetOutOfRange(offset, self.log_start, self.next_offset)
+            from_tail = self._read_tail(offset, max_bytes)
+            if from_tail is not None:
+                return from_tail
             parts: list[bytes | memoryview] = []
             if offset < self.next_offset:
                 first = bisect.bisect_right(self.base_offsets, offset) - 1

@@ -492,6 +492,18 @@ def pwrite_all(fd: int, buffers: list[bytes | memoryview], position: int) -> Non
                 written = 0
 
 
+def _after(buffers: list[bytes | memoryview], written: int) -> list[bytes | memoryview]:
+    """What is left of ``buffers`` once their first ``written`` bytes are written."""
+    rest: list[bytes | memoryview] = []
+    for buffer in buffers:
+        if written >= len(buffer):
+            written -= len(buffer)
+        else:
+            rest.append(memoryview(buffer)[written:] if written else buffer)
+            written = 0
+    return rest
+
+
 class Segment:
     """A segment's files and what is known about them without reading its batches."""
 
@@ -587,7 +599,10 @@ class Segment:
     def write(self, buffers: list[bytes | memoryview], total: int) -> None:
         """Write ``buffers`` at the end of the log; on OSError the file is cut back first."""
         try:
-            pwrite_all(self.fd, buffers, self.size)
+            # Almost always one call writes everything; pwrite_all handles the rest.
+            written = os.pwritev(self.fd, buffers, self.size) if len(buffers) <= _IOV_MAX else 0
+            if written < total:
+                pwrite_all(self.fd, _after(buffers, written), self.size + written)
         except OSError:
             os.ftruncate(self.fd, self.size)
             raise

@@ -18,6 +18,8 @@ from typing import Protocol
 
 import attrs
 
+from minikafka.protocol.batch_header import BatchHeader
+
 __all__ = [
     "FIRST_OFFSET",
     "AppendResult",
@@ -142,13 +144,18 @@ class Storage(Protocol):
     def topic_config(self, topic: str) -> dict[str, str]:
         """Per-topic settings given at creation (e.g. retention.ms)."""
 
-    def append(self, topic: str, partition: int, batches: Sequence[bytes | memoryview]) -> AppendResult:
+    def append(self, topic: str, partition: int, batches: Sequence[bytes | memoryview], *,
+               headers: Sequence[BatchHeader] | None = None) -> AppendResult:
         """Append validated magic-2 batches, rewriting their base offsets to the next numbers.
 
         When this returns, the bytes are with the operating system (a killed
         process loses nothing); the fsync policy decides when they reach the disk.
         Equivalent to ``append_nowait`` followed, when ``sync_on_append`` is true,
         by ``wait_durable``.
+
+        ``headers``, when given, are the batches' headers as the caller parsed
+        them while validating the batches (one per batch, in order); the
+        storage then does not parse them again.
         """
 
     # The three members below let a caller on an event loop append without
@@ -160,7 +167,8 @@ class Storage(Protocol):
         """True when the fsync policy is "always": acknowledge only after ``wait_durable``."""
 
     def append_nowait(
-        self, topic: str, partition: int, batches: Sequence[bytes | memoryview]
+        self, topic: str, partition: int, batches: Sequence[bytes | memoryview], *,
+        headers: Sequence[BatchHeader] | None = None,
     ) -> AppendResult:
         """``append`` without waiting for the disk: returns once the OS has the bytes."""
 

@@ -20,7 +20,9 @@ and written when the segment is sealed or closed; a crash rebuilds it). A
 read locates its offset by bisecting the segment list and the segment's
 sparse index, then returns whole batches with one ``pread`` per segment,
 stepping over their 12-byte frames to stop at a batch boundary and to check
-that each is numbered where the previous one ended: no per-record work.
+that each is numbered where the previous one ended: no per-record work. A
+read within the latest few KiB appended (a consumer keeping up, woken by
+each produce) is served from a copy kept in memory, without a system call.
 
 Durability, by MINIKAFKA_FSYNC (see ``fsync.FsyncPolicy``):
 
@@ -79,6 +81,7 @@ from pathlib import Path
 
 import attrs
 
+from minikafka.protocol.batch_header import BatchHeader
 from minikafka.storage._common import (
     check_partition_count,
     check_topic_config,
@@ -362,18 +365,20 @@ class FileBackend:
     # -- the log ------------------------------------------------------------------
 
     def append(
-        self, topic: str, partition: int, batches: Sequence[bytes | memoryview]
+        self, topic: str, partition: int, batches: Sequence[bytes | memoryview], *,
+        headers: Sequence[BatchHeader] | None = None,
     ) -> AppendResult:
         log_ = self._partition(topic, partition)
-        result = log_.append(batches)
+        result = log_.append(batches, headers)
         if self.sync_on_append:
             log_.wait_durable(result.last_offset + 1)
         return result
 
     def append_nowait(
-        self, topic: str, partition: int, batches: Sequence[bytes | memoryview]
+        self, topic: str, partition: int, batches: Sequence[bytes | memoryview], *,
+        headers: Sequence[BatchHeader] | None = None,
     ) -> AppendResult:
-        return self._partition(topic, partition).append(batches)
+        return self._partition(topic, partition).append(batches, headers)
 
     def wait_durable(self, topic: str, partition: int, offset: int) -> None:
         log_ = self._partition(topic, partition)

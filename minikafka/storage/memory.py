@@ -15,6 +15,7 @@ from itertools import accumulate
 
 import attrs
 
+from minikafka.protocol.batch_header import BatchHeader
 from minikafka.storage._common import (
     check_partition_count,
     check_topic_config,
@@ -129,14 +130,16 @@ class MemoryBackend:
     # -- the log --------------------------------------------------------------
 
     def append(
-        self, topic: str, partition: int, batches: Sequence[bytes | memoryview]
+        self, topic: str, partition: int, batches: Sequence[bytes | memoryview], *,
+        headers: Sequence[BatchHeader] | None = None,
     ) -> AppendResult:
-        return self.append_nowait(topic, partition, batches)
+        return self.append_nowait(topic, partition, batches, headers=headers)
 
     def append_nowait(
-        self, topic: str, partition: int, batches: Sequence[bytes | memoryview]
+        self, topic: str, partition: int, batches: Sequence[bytes | memoryview], *,
+        headers: Sequence[BatchHeader] | None = None,
     ) -> AppendResult:
-        parsed = parse_appended(batches)
+        parsed = parse_appended(batches, headers)
         with self._lock:
             log = self._partition(topic, partition)
             now = max(self._clock(), log.last_append_ms)  # store times never go backwards

@@ -108,6 +108,30 @@ def test_an_empty_or_malformed_append_is_refused_and_stores_nothing(store: Stora
     assert append_one(store, "t", b"b") == 1
 
 
+def test_append_with_the_headers_the_caller_parsed_stores_the_same(store: Storage) -> None:
+    store.create_topic("t")
+    first, second = make_batch([b"a", b"b"], timestamp=5), make_batch([b"c"], timestamp=9)
+    headers = [BatchHeader.parse(first), BatchHeader.parse(second)]
+    result = store.append_nowait("t", 0, [first, memoryview(second)], headers=headers)
+    assert (result.base_offset, result.last_offset) == (1, 3)
+    assert store.append("t", 0, [first], headers=headers[:1]).base_offset == 4
+    records = bytes(store.read("t", 0, 1, 1 << 20).records)
+    assert records == as_stored(first, 1) + as_stored(second, 3) + as_stored(first, 4)
+    assert store.offset_for_timestamp("t", 0, 9) == 3  # the given max timestamps were used
+
+
+def test_append_with_headers_that_do_not_match_is_refused_and_stores_nothing(
+    store: Storage,
+) -> None:
+    store.create_topic("t")
+    short, long = make_batch([b"a"]), make_batch([b"a", b"bb"])
+    with pytest.raises(ValueError):
+        store.append("t", 0, [short, short], headers=[BatchHeader.parse(short)])
+    with pytest.raises(InvalidBatch):  # the header's length is not the batch's
+        store.append("t", 0, [short], headers=[BatchHeader.parse(long)])
+    assert store.high_watermark("t", 0) == 1
+
+
 def test_concurrent_appends_get_distinct_contiguous_numbers(store: Storage) -> None:
     store.create_topic("t")
     batch = make_batch([b"a", b"b"])

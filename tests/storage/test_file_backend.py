@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from minikafka.storage import _segment
+from minikafka.storage import _partition, _segment
 from minikafka.storage.base import (
     InvalidTopicName,
     StorageFailure,
@@ -97,6 +97,49 @@ def test_a_second_backend_on_the_same_directory_is_refused(open_backend: Opener)
     open_backend()
     with pytest.raises(StorageFailure, match="in use"):
         open_backend()
+
+
+# -- reading the end of the log ------------------------------------------------
+
+
+def test_reads_at_the_end_of_the_log_come_from_memory_and_equal_the_files(
+    open_backend: Opener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small batches, several per append, a batch larger than the kept tail, segments
+    # rolling: every read of the live backend must equal the same read after a
+    # restart (which reads the files), and the latest batches need no file read.
+    tail = _partition.TAIL_BYTES
+    backend = open_backend(segment_bytes=6000)
+    backend.create_topic("t")
+    sizes = [100, 300, 120, 2 * tail, 90, 5000, 150, 110, 95, 400] + [200] * (tail // 100)
+    position = 0
+    while position < len(sizes):
+        group = sizes[position : position + 1 + position % 3]
+        backend.append("t", 0, [sized_batch(size, timestamp=position) for size in group])
+        position += len(group)
+    end = backend.high_watermark("t", 0)
+    budgets = [1, 150, 500, 4000, 1 << 20]
+    live = {(offset, budget): bytes(backend.read("t", 0, offset, budget).records)
+            for offset in range(1, end + 1) for budget in budgets}
+    # The last batches are served without reading the segment
+    reads: list[tuple[int, int, int]] = []
+    real_pread = os.pread
+
+    def counted_pread(fd: int, length: int, position: int) -> bytes:
+        reads.append((fd, length, position))
+        return real_pread(fd, length, position)
+
+    monkeypatch.setattr(os, "pread", counted_pread)
+    latest = backend.read("t", 0, end - 3, 1 << 20)
+    assert values_of(latest.records)[0][0] == end - 3 and not reads
+    monkeypatch.undo()
+    backend.close()
+    reopened = open_backend()
+    assert {(offset, budget): bytes(reopened.read("t", 0, offset, budget).records)
+            for offset in range(1, end + 1) for budget in budgets} == live
+    # After the restart, appends fill the tail again, continuing the numbering
+    reopened.append("t", 0, [make_batch([b"x", b"y"])])
+    assert values_of(reopened.read("t", 0, end, 100).records) == [(end, b"x"), (end + 1, b"y")]
 
 
 # -- restarts ----------------------------------------------------------------
@@ -387,6 +430,25 @@ def test_a_failed_write_stores_nothing(
     assert backend.high_watermark("t", 0) == 2
     assert backend.append("t", 0, [make_batch([b"after"])]).base_offset == 2
     assert [v for _, v in values_of(all_records(backend))] == [b"before", b"after"]
+
+
+def test_writes_the_kernel_takes_in_pieces_store_everything(
+    open_backend: Opener, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = open_backend()
+    backend.create_topic("t")
+    real_pwritev = os.pwritev
+
+    def seven_bytes_at_a_time(fd: int, buffers: list[bytes], offset: int) -> int:
+        return real_pwritev(fd, [b"".join(bytes(b) for b in buffers)[:7]], offset)
+
+    monkeypatch.setattr(os, "pwritev", seven_bytes_at_a_time)
+    batches = [make_batch([b"one", b"two"]), make_batch([b"three"])]
+    assert backend.append("t", 0, batches).base_offset == 1
+    monkeypatch.undo()
+    log = (root / "t-0" / "00000000000000000001.log").read_bytes()
+    assert log == as_stored(batches[0], 1) + as_stored(batches[1], 3)
+    assert [v for _, v in values_of(all_records(backend))] == [b"one", b"two", b"three"]
 
 
 def test_fsync_policies_are_parsed_from_text() -> None:

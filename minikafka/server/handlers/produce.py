@@ -2,7 +2,8 @@
 
 Work is per batch, never per record: a batch's fixed header and CRC-32C are
 checked (magic 2, length, record count, checksum), the storage rewrites its
-base offset and keeps its bytes as received. Every batch of a partition is
+base offset and keeps its bytes as received (given the headers read here, so
+it does not read them again). Every batch of a partition is
 checked before any is written, so a bad batch stores nothing; errors are
 per partition, as Kafka reports them.
 
@@ -120,7 +121,7 @@ def _produce_partition(
             for header in headers:
                 batches.append(view[position : position + header.size])
                 position += header.size
-        result = storage.append_nowait(topic, index, batches)
+        result = storage.append_nowait(topic, index, batches, headers=headers)
     except errors.KafkaError as exc:
         logger.warning("%s: produce to %s-%d refused with %s: %s",
                        ctx.peer, topic, index, exc.name, exc.message)
