@@ -788,6 +788,15 @@ class ProducerSession:
             message.encode_into(builder)
         return builder.build()
 
+    def single_request(self, topic: str, message: PendingMessage) -> Request | None:
+        """The Produce request for ``message`` sent on its own, when nothing has to
+        be asked of the broker first (the topic is known and no producer id is
+        needed); otherwise None, and the ``produce`` plan does it all."""
+        if topic not in self.known_topics or self.options.idempotent or self.producer_id >= 0:
+            return None
+        ((partition, batch),) = self.split(topic, (message,))
+        return self.produce_request(topic, self.build_batch(topic, batch, partition), partition)
+
     def forget_identity(self) -> None:
         # After a batch failed for good its sequence numbers are spent; the
         # broker would refuse the next ones as out of order, so start afresh.
@@ -829,6 +838,39 @@ def init_producer_id(session: ProducerSession, clock: Clock) -> Plan[None]:
         yield Pause(backoff.next())
 
 
+def settle_produce(topic: str, batch: Sequence[Pending], body: Any) -> tuple[int, str | None]:
+    """Resolve ``batch``'s messages from the Produce response ``body`` (None with
+    acks=0, which the broker does not answer): ``(0, None)``, or, if the broker
+    refused the batch, its error code and message, with the messages left pending."""
+    if body is None:
+        for message in batch:
+            message.resolve(-1)
+        return 0, None
+    result = _result_for(body["responses"], "name", "partition_responses", "index",
+                         topic, batch[0].partition)
+    if result is None:
+        raise RemoteProtocolError(f"the Produce response has no result for {topic!r}")
+    code = result["error_code"]
+    if code not in (0, _DUPLICATE_SEQUENCE_NUMBER):
+        return code, result.get("error_message")
+    number = result["base_offset"]  # the batch's first record's (-1: not known)
+    for message in batch:
+        message.resolve(number)
+        if number >= 0:
+            number += message.count
+    return 0, None
+
+
+def settle_single(topic: str, message: PendingMessage, body: Any) -> bool:
+    """``settle_produce`` for a message sent with ``ProducerSession.single_request``:
+    True once it is resolved; False if the broker refused it for a reason worth
+    retrying (the ``produce`` plan then retries it); any other refusal raises."""
+    code, why = settle_produce(topic, (message,), body)
+    if code and not for_code(code).retriable:
+        raise _partition_error(code, f"producing to {topic!r}", why)
+    return not code
+
+
 def produce(session: ProducerSession, topic: str,
             batches: Sequence[Sequence[Pending]], clock: Clock) -> Plan[None]:
     """Send ``batches`` of one topic, in order, and resolve each message's number.
@@ -857,22 +899,10 @@ def produce(session: ProducerSession, topic: str,
                                       for i in window))
             failed: list[int] = []
             for index, body in zip(window, bodies, strict=True):
-                if body is None:  # acks=0: the broker does not answer
-                    for message in batches[index]:
-                        message.resolve(-1)
+                code, why = settle_produce(topic, batches[index], body)
+                if not code:
                     continue
-                result = _result_for(body["responses"], "name", "partition_responses", "index",
-                                     topic, batches[index][0].partition)
-                if result is None:
-                    raise RemoteProtocolError(f"the Produce response has no result for {topic!r}")
-                code = result["error_code"]
-                if code in (0, _DUPLICATE_SEQUENCE_NUMBER):
-                    number = result["base_offset"]  # the batch's first record's (-1: not known)
-                    for message in batches[index]:
-                        message.resolve(number)
-                        if number >= 0:
-                            number += message.count
-                elif clock() < deadline and (
+                if clock() < deadline and (
                     for_code(code).retriable
                     # an idempotent batch behind a failed one is out of sequence
                     # only because of it: resend it after that one
@@ -880,8 +910,7 @@ def produce(session: ProducerSession, topic: str,
                 ):
                     failed.append(index)
                 else:
-                    raise _partition_error(code, f"producing to {topic!r}",
-                                           getattr(result, "error_message", None))
+                    raise _partition_error(code, f"producing to {topic!r}", why)
             if failed:
                 queue = failed + queue
                 backoff = backoff or _Backoff()

@@ -34,6 +34,7 @@ from minikafka.client._core import (
     poll,
     produce,
     run_to_completion,
+    settle_single,
 )
 from minikafka.client.errors import ClientError
 from minikafka.protocol.batch_header import BatchHeader, set_base_offset
@@ -498,3 +499,39 @@ def test_decoding_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> 
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_a_message_sent_alone_is_settled_as_the_plan_settles_it() -> None:
+    session = ProducerSession(ProducerOptions())
+    message = PendingMessage.make("t", b"v", None, None, 0)
+    assert session.single_request("t", message) is None  # topic not known yet: the plan asks
+    session.known_topics.add("t")
+    request = session.single_request("t", message)
+    assert request is not None
+    [topic] = request.body["topic_data"]
+    [partition] = topic["partition_data"]
+    assert (topic["name"], partition["index"], message.partition) == ("t", 0, 0)
+    assert records_of(parse_records(partition["records"]))[0].value == b"v"
+
+    assert settle_single("t", message, produce_reply(0, 41)) is True
+    assert message.number == 41
+
+    retried = PendingMessage.make("t", b"v", None, None, 0)
+    assert session.single_request("t", retried) is not None
+    # NOT_LEADER_OR_FOLLOWER: worth retrying, so the plan takes over; nothing resolved
+    assert settle_single("t", retried, produce_reply(6, -1)) is False
+    assert not retried.done
+    with pytest.raises(MessageTooLargeError):
+        settle_single("t", retried, produce_reply(10, -1))
+
+    unanswered = PendingMessage.make("t", b"v", None, None, 0)
+    assert session.single_request("t", unanswered) is not None
+    assert settle_single("t", unanswered, None) is True  # acks=0
+    assert unanswered.number == -1
+
+
+def test_an_idempotent_producer_sends_through_the_plan() -> None:
+    # sequence numbers and the producer id are the plan's to manage
+    session = ProducerSession(ProducerOptions(idempotent=True))
+    session.known_topics.add("t")
+    assert session.single_request("t", PendingMessage.make("t", b"v", None, None, 0)) is None
