@@ -47,11 +47,37 @@ _CORRELATION_ID = struct.Struct(">i")
 _ERROR_CODE = struct.Struct(">h")
 _UNSUPPORTED_VERSION = 35
 _API_VERSIONS = api_by_name("ApiVersions")
+_PRODUCE = api_by_name("Produce")
+_SIZE = struct.Struct(">i")  # a frame's size prefix, and a records field's length
+_MOST_PRODUCE_TEMPLATES = 64  # per connection: (topic, partition, settings) in use
 
 # The oldest version of each API this client can use. Produce before 3 and
 # Fetch before 4 carry the old message formats (v0/v1), which we neither
 # build nor parse; every broker since Kafka 0.11 serves these.
 _CLIENT_MINIMUM = {"Produce": 3, "Fetch": 4}
+
+
+def _produce_template(version: int, body: Mapping[str, Any], topic: Mapping[str, Any],
+                      partition: Mapping[str, Any], client_id: str | None
+                      ) -> tuple[bytes, bytes] | None:
+    """The bytes of a one-partition Produce before its correlation id, and between
+    it and the batch's length; None where the encoding has another shape.
+
+    Made by the codec itself, twice, with different correlation ids and
+    batches: the template is used only when the two differ in exactly those
+    places, so the layout is never assumed.
+    """
+    def encoded(correlation_id: int, records: bytes) -> bytes:
+        one = {**body, "topic_data": [{**topic, "partition_data": [{**partition,
+                                                                     "records": records}]}]}
+        return encode_request(_PRODUCE, version, correlation_id, one, client_id=client_id)
+
+    first, second = encoded(0, b""), encoded(1, b"\x00")
+    head, middle = first[:4], first[8:-_SIZE.size]
+    if (first != head + _CORRELATION_ID.pack(0) + middle + _SIZE.pack(0)
+            or second != head + _CORRELATION_ID.pack(1) + middle + _SIZE.pack(1) + b"\x00"):
+        return None  # e.g. a flexible version: compact lengths, tagged fields after
+    return head, middle
 
 
 @attrs.frozen
@@ -91,6 +117,7 @@ class ClientProtocol:
         self._broker_versions: dict[int, range] | None = None
         self._chosen: dict[int, int] = {}
         self._closed = False
+        self._produce_templates: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
 
     # --- negotiation ----------------------------------------------------
 
@@ -164,11 +191,50 @@ class ClientProtocol:
                expect_response: bool) -> int:
         correlation_id = self._next_id
         self._next_id = correlation_id + 1 if correlation_id < 2**31 - 1 else 1
-        self._outgoing.append(frame(encode_request(api, version, correlation_id, body,
-                                                   client_id=self.client_id)))
+        framed = None
+        if api is _PRODUCE:
+            framed = self._produce_frame(version, correlation_id, body)
+        if framed is None:
+            framed = frame(encode_request(api, version, correlation_id, body,
+                                          client_id=self.client_id))
+        self._outgoing.append(framed)
         if expect_response:
             self._pending.append((correlation_id, api, version))
         return correlation_id
+
+    def _produce_frame(self, version: int, correlation_id: int,
+                       body: Mapping[str, Any]) -> bytes | None:
+        """A Produce of one batch to one partition, framed from a template, or None.
+
+        A producer sending messages one at a time sends the same request
+        again and again but for the correlation id and the batch, so the
+        codec encodes the rest once per topic, partition and settings, with
+        an empty batch; the template is those bytes, around the correlation
+        id (at the same place in every request header) and the batch's
+        length (the last field, in the versions without tagged fields).
+        """
+        topics = body["topic_data"]
+        if len(topics) != 1 or len(topics[0]["partition_data"]) != 1:
+            return None
+        topic = topics[0]
+        partition = topic["partition_data"][0]
+        records = partition["records"]
+        if records is None:
+            return None
+        key = (version, body["transactional_id"], body["acks"], body["timeout_ms"],
+               topic["name"], partition["index"])
+        template = self._produce_templates.get(key)
+        if template is None:
+            if len(self._produce_templates) >= _MOST_PRODUCE_TEMPLATES:
+                return None
+            template = _produce_template(version, body, topic, partition, self.client_id)
+            if template is None:
+                return None
+            self._produce_templates[key] = template
+        head, middle = template
+        size = len(head) + _CORRELATION_ID.size + len(middle) + _SIZE.size + len(records)
+        return b"".join((_SIZE.pack(size), head, _CORRELATION_ID.pack(correlation_id), middle,
+                         _SIZE.pack(len(records)), records))
 
     def data_to_send(self) -> bytes:
         """Everything queued for the broker since the last call (possibly b"")."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minikafka.client._core import _metadata_request
 from minikafka.client._protocol import NEED_DATA, ClientProtocol, Response
 from minikafka.client.errors import ConnectionClosed, UnsupportedByBroker
-from minikafka.protocol.codec import decode_request, encode_response
+from minikafka.protocol.codec import decode_request, encode_request, encode_response
 from minikafka.protocol.errors import ClusterAuthorizationFailedError, RemoteProtocolError
 from minikafka.protocol.framing import FrameBuffer, frame
 from minikafka.protocol.registry import api_by_name
@@ -176,3 +178,42 @@ def test_undecodable_response_is_a_protocol_error() -> None:
     protocol.receive_data(frame(correlation_id.to_bytes(4, "big") + b"\x00\x01"))
     with pytest.raises(RemoteProtocolError, match="Metadata v8 response"):
         protocol.next_response()
+
+
+PRODUCE = api_by_name("Produce")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    version=st.sampled_from([v for v in sorted(PRODUCE.requests) if v >= 3]),  # ours use 3+
+    name=st.text(min_size=1, max_size=20),
+    transactional_id=st.none() | st.text(max_size=10),
+    acks=st.sampled_from([-1, 0, 1]),
+    timeout_ms=st.integers(0, 2**31 - 1),
+    index=st.integers(0, 2**31 - 1),
+    batches=st.lists(st.binary(max_size=40) | st.binary(min_size=250, max_size=70_000),
+                     min_size=1, max_size=4),
+)
+def test_a_produce_is_the_codecs_bytes_however_it_is_encoded(
+        version: int, name: str, transactional_id: str | None, acks: int, timeout_ms: int,
+        index: int, batches: list[bytes]) -> None:
+    # one-partition produces are framed from a template after the first:
+    # every one must be byte for byte what the codec makes
+    protocol = ready_protocol({18: range(0, 4), 0: range(version, version + 1)})
+    for records in batches:
+        body = {"transactional_id": transactional_id, "acks": acks, "timeout_ms": timeout_ms,
+                "topic_data": [{"name": name,
+                                "partition_data": [{"index": index, "records": records}]}]}
+        correlation_id = protocol.send_request(PRODUCE, body)
+        assert protocol.data_to_send() == frame(encode_request(
+            PRODUCE, version, correlation_id, body, client_id=protocol.client_id))
+
+
+def test_produces_of_several_partitions_are_encoded_by_the_codec() -> None:
+    protocol = ready_protocol({18: range(0, 4), 0: range(3, 9)})
+    body = {"transactional_id": None, "acks": -1, "timeout_ms": 1000,
+            "topic_data": [{"name": "t", "partition_data": [{"index": 0, "records": b"a"},
+                                                            {"index": 1, "records": b"b"}]}]}
+    correlation_id = protocol.send_request(PRODUCE, body)
+    assert protocol.data_to_send() == frame(encode_request(PRODUCE, 8, correlation_id, body,
+                                                           client_id=protocol.client_id))
