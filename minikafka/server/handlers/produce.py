@@ -200,17 +200,19 @@ def handle_produce(request: Any, ctx: RequestContext) -> dict[str, Any] | Deferr
     if pending:
         return Deferred(_answer_when_durable(request, ctx, response, pending), None)
     if woke and request["acks"] != 0:
-        return Deferred(_answer_after_woken_fetches(request, response), 0.0)
+        return Deferred(_answer_after_woken_fetches(request, ctx, response), 0.0)
     return _final(request, response)
 
 
-async def _answer_after_woken_fetches(request: Any, response: dict[str, Any]
-                                      ) -> dict[str, Any] | None:
+async def _answer_after_woken_fetches(request: Any, ctx: RequestContext,
+                                      response: dict[str, Any]) -> dict[str, Any] | None:
     # The consumers waiting for these messages get them first: their fetches run
     # (and send) before this producer's acknowledgement is encoded and sent. Trio
-    # runs the tasks woken in one step in either order in the next, hence two yields.
+    # runs the tasks woken in one step in either order in the next, hence up to two
+    # yields: the second only when a woken fetch has not had its turn in the first.
     await trio.lowlevel.cancel_shielded_checkpoint()
-    await trio.lowlevel.cancel_shielded_checkpoint()
+    if ctx.broker.signals.unresumed:
+        await trio.lowlevel.cancel_shielded_checkpoint()
     return _final(request, response)
 
 
