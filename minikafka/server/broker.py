@@ -8,6 +8,9 @@ came on (the address the client reached, to advertise it back).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import Any
+
 import attrs
 
 from minikafka.protocol.codec import RequestHeader
@@ -20,7 +23,7 @@ from .groups import GroupCoordinator, GroupSettings
 from .idempotence import ProducerStates
 from .signals import PartitionSignals
 
-__all__ = ["CLUSTER_ID", "NODE_ID", "Broker", "CloseConnection", "RequestContext",
+__all__ = ["CLUSTER_ID", "NODE_ID", "Broker", "CloseConnection", "Deferred", "RequestContext",
            "group_coordinator"]
 
 NODE_ID = 0  # the one broker of the cluster, also its controller
@@ -30,6 +33,25 @@ CLUSTER_ID = "TWluaUthZmthTWluaUthZg"
 
 class CloseConnection(Exception):
     """A request that cannot be answered: close its connection (the message says why)."""
+
+
+class Deferred:
+    """An answer that is not ready yet: ``answer`` to await, and how long it can take.
+
+    ``max_wait_s`` is the longest the wait can last (a long poll's
+    ``max_wait_ms``; 0 for a wait that only lets other tasks run), or None
+    when nothing bounds it (a disk flush, a group rebalance). The connection
+    keeps its idle deadline through a wait that ends before it anyway, and
+    lifts it otherwise (``limits.IdleGuard.pause``). A handler may return a
+    plain awaitable instead, which counts as unbounded.
+    """
+
+    # A plain class with slots: one is made per deferred request, attrs adds nothing here.
+    __slots__ = ("answer", "max_wait_s")
+
+    def __init__(self, answer: Awaitable[Any], max_wait_s: float | None) -> None:
+        self.answer = answer
+        self.max_wait_s = max_wait_s
 
 
 @attrs.define

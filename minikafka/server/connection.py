@@ -42,7 +42,7 @@ import trio
 from minikafka.protocol.framing import FrameBuffer, FrameTooLarge
 
 from .auth.sasl import Authenticator, SaslSession
-from .broker import Broker, CloseConnection
+from .broker import Broker, CloseConnection, Deferred
 from .config import Address
 from .dispatch import Buffer, Response, start_response
 from .limits import SEND_CHUNK, IdleGuard, Waiting, receive_size
@@ -286,7 +286,7 @@ class Connection:
             if not io.waited:
                 # Requests arriving back to back never wait for the client; let the
                 # other connections run between them, as every receive would.
-                guard.disarm()
+                guard.pause(0.0)
                 await trio.lowlevel.checkpoint()
             io.waited = False
             if self.sasl is not None and not self.sasl.authenticated:
@@ -299,9 +299,9 @@ class Connection:
                     continue
             response = start_response(payload, self.broker,
                                       local_address=self.local_address, peer=self.peer)
-            if response is not None and not isinstance(response, (bytes, list)):
-                guard.disarm()  # a long poll or a disk flush is not idleness
-                response = await response
+            if isinstance(response, Deferred):
+                guard.pause(response.max_wait_s)  # a long poll or a disk flush is not idleness
+                response = await response.answer
             if response is not None:
                 await self._send(response)
 

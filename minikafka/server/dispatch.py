@@ -3,9 +3,9 @@
 ``respond`` is the whole request path without the network, so tests can
 drive it with bytes. ``start_response`` is its core for the connection
 loop: it answers at once whenever the handler does (most requests), and
-returns something to await only when the handler must wait (a long poll,
-a disk flush), so the connection knows when it is not waiting for its
-client. What cannot be answered raises ``CloseConnection`` with the
+returns a ``Deferred`` to await only when the handler must wait (a long
+poll, a disk flush), so the connection knows when it is not waiting for its
+client, and for how long at most. What cannot be answered raises ``CloseConnection`` with the
 reason, which the connection logs before closing:
 
 - an API key MiniKafka does not serve (Kafka closes the connection too:
@@ -36,7 +36,7 @@ from minikafka.protocol.messages.fetch import FETCH
 from minikafka.protocol.primitives import compile_structure
 from minikafka.protocol.registry import api_for_key
 
-from .broker import Broker, CloseConnection, RequestContext
+from .broker import Broker, CloseConnection, Deferred, RequestContext
 from .config import Address
 from .handlers import HANDLERS, served_apis
 from .handlers.api_versions import unsupported_version_body
@@ -53,9 +53,9 @@ BY_REFERENCE = 64 * 1024
 
 
 def start_response(payload: bytes, broker: Broker, *, local_address: Address,
-                   peer: str = "-") -> Response | Awaitable[Response | None] | None:
+                   peer: str = "-") -> Response | Deferred | None:
     """The response payload for a request payload, None when none is to be sent, or,
-    when the handler has to wait, an awaitable giving one of those."""
+    when the handler has to wait, a ``Deferred`` whose answer is one of those."""
     try:
         fixed = peek_request_header(payload)
         route = HANDLERS.get(fixed.api_key)
@@ -77,8 +77,12 @@ def start_response(payload: bytes, broker: Broker, *, local_address: Address,
     result = handler(body, RequestContext(broker, header, local_address, peer))
     if result is None:
         return None
-    if type(result) is not dict and inspect.isawaitable(result):
-        return _encode_when_done(api, header, result)
+    if type(result) is dict:
+        return _encode(api, header, result)
+    if type(result) is Deferred:
+        return Deferred(_encode_when_done(api, header, result.answer), result.max_wait_s)
+    if inspect.isawaitable(result):
+        return Deferred(_encode_when_done(api, header, result), None)
     return _encode(api, header, result)
 
 
@@ -144,8 +148,8 @@ async def respond(payload: bytes, broker: Broker, *, local_address: Address,
                   peer: str = "-") -> bytes | None:
     """The response payload for a request payload, or None when none is to be sent."""
     response = start_response(payload, broker, local_address=local_address, peer=peer)
-    if response is not None and not isinstance(response, (bytes, list)):
-        response = await response
+    if isinstance(response, Deferred):
+        response = await response.answer
     if isinstance(response, list):
         return b"".join(response)
     return response

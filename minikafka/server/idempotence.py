@@ -64,6 +64,7 @@ class Reject:
 
 
 Verdict = Accept | Duplicate | Reject
+_ACCEPT = Accept()  # immutable and without fields: one serves every batch
 
 
 @attrs.frozen
@@ -109,10 +110,10 @@ class ProducerStates:
     def check(self, topic: str, partition: int, header: BatchHeader) -> Verdict:
         """Whether the batch with this header may be appended to the partition."""
         if header.producer_id == NO_PRODUCER_ID:
-            return Accept()
+            return _ACCEPT
         state = self._states.get((topic, partition, header.producer_id))
         if state is None:
-            return Accept()
+            return _ACCEPT
         if header.producer_epoch < state.epoch:
             return Reject(
                 errors.InvalidProducerEpochError.code,
@@ -124,7 +125,7 @@ class ProducerStates:
                     errors.OutOfOrderSequenceNumberError.code,
                     f"a new epoch must start at sequence 0, not {header.base_sequence}",
                 )
-            return Accept()
+            return _ACCEPT
         last = last_sequence(header)
         for stored in state.batches:
             if stored.first_sequence == header.base_sequence and stored.last_sequence == last:
@@ -135,7 +136,7 @@ class ProducerStates:
                 errors.OutOfOrderSequenceNumberError.code,
                 f"expected sequence {expected}, got {header.base_sequence}",
             )
-        return Accept()
+        return _ACCEPT
 
     def record(self, topic: str, partition: int, header: BatchHeader, base_offset: int) -> None:
         """Remember an appended batch so that a retry of it is recognised."""

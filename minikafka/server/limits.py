@@ -66,17 +66,22 @@ class IdleGuard:
     ``scope`` encloses the connection's whole loop. Before waiting for its
     client (for a request, or for room to send response bytes) the
     connection calls ``arm``; before any other wait (a long poll, a disk
-    flush, a checkpoint) it calls ``disarm``. A deadline passing during a
-    wait for the client cancels the scope, and with it the connection;
-    ``waiting_for`` then says what the client failed to do.
+    flush, a checkpoint) it calls ``pause`` with how long that wait can last
+    at most. A deadline passing during a wait for the client cancels the
+    scope, and with it the connection; ``waiting_for`` then says what the
+    client failed to do.
 
     Moving a trio deadline costs a few microseconds, which a client sending
     one request at a time would pay on every request. So ``arm`` moves it
     only when it is less than ``timeout_s`` away, and then to ``timeout_s``
     plus ``IDLE_SLACK`` of it: a client is never cut off early, and at most
     an eighth of the timeout late; a busy connection moves its deadline about
-    eight times per timeout. Work between waits never yields, so a deadline
-    left armed while it runs does no harm.
+    eight times per timeout. ``pause`` lifts the deadline only when the wait
+    could reach it (an unbounded wait, or one lasting nearly as long as the
+    time left): a short wait, such as a yield to other connections or a
+    produce letting the fetches it woke answer first, leaves it where it is,
+    so the next ``arm`` has nothing to move. Work between waits never yields,
+    so a deadline left armed while it runs does no harm.
     """
 
     timeout_s: float
@@ -91,11 +96,22 @@ class IdleGuard:
         if not earliest <= self._deadline <= earliest + self.timeout_s * IDLE_SLACK:
             self.scope.deadline = self._deadline = earliest + self.timeout_s * IDLE_SLACK
 
-    def disarm(self) -> None:
-        """About to wait for something other than the client: no deadline."""
+    def pause(self, at_most_s: float | None) -> None:
+        """About to wait for something other than the client, ``at_most_s`` seconds at most
+        (None: no bound): the client is not to blame for that wait, so no deadline may pass
+        during it.
+
+        The deadline stays when it falls later than the wait's end plus ``IDLE_SLACK`` of
+        the timeout (room for a run loop that is late to end the wait); otherwise it is
+        lifted until the next ``arm``.
+        """
         self.waiting_for = Waiting.NOTHING
-        if self._deadline != math.inf:
-            self.scope.deadline = self._deadline = math.inf
+        deadline = self._deadline
+        if deadline == math.inf or (
+                at_most_s is not None
+                and deadline >= trio.current_time() + at_most_s + self.timeout_s * IDLE_SLACK):
+            return
+        self.scope.deadline = self._deadline = math.inf
 
     def satisfied(self) -> None:
         """The client did what was waited for. The deadline stays (see the class docstring)."""

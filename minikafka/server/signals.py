@@ -8,6 +8,10 @@ the partition it wrote, and waking is O(waiters of that partition).
 Trio runs one task at a time, so a fetch that checks storage and then
 registers (without awaiting in between) cannot miss an append made between
 the two.
+
+``unresumed`` counts the fetches woken and not yet run since: a produce that
+woke some waits until they have had their turn (see ``handlers.produce``),
+and yields no more than that needs.
 """
 
 from __future__ import annotations
@@ -27,14 +31,21 @@ class PartitionSignals:
     def __init__(self) -> None:
         self._waiters: dict[TopicPartition, set[trio.Event]] = {}
         self._closed = False
+        # Events set whose fetch has not run since: a fetch waiting on several
+        # partitions is counted once, when its event is first set.
+        self._unresumed = 0
+
+    @property
+    def unresumed(self) -> int:
+        """How many woken fetches have not yet run (each runs until its next wait at once)."""
+        return self._unresumed
 
     def notify(self, topic: str, partition: int) -> bool:
         """Wake every fetch waiting on ``topic``/``partition``; True if there was one."""
         events = self._waiters.pop((topic, partition), None)
         if events is None:
             return False
-        for event in events:
-            event.set()
+        self._set(events)
         return True
 
     def notify_all(self) -> None:
@@ -42,8 +53,13 @@ class PartitionSignals:
         self._closed = True
         waiters, self._waiters = self._waiters, {}
         for events in waiters.values():
-            for event in events:
+            self._set(events)
+
+    def _set(self, events: Iterable[trio.Event]) -> None:
+        for event in events:
+            if not event.is_set():
                 event.set()
+                self._unresumed += 1
 
     @property
     def closed(self) -> bool:
@@ -64,6 +80,8 @@ class PartitionSignals:
             with trio.move_on_after(max(timeout, 0.0)):
                 await event.wait()
         finally:
+            if event.is_set():  # counted by _set: this fetch runs now
+                self._unresumed -= 1
             for key in keys:
                 events = self._waiters.get(key)
                 if events is not None:

@@ -143,20 +143,20 @@ class MemoryBackend:
         with self._lock:
             log = self._partition(topic, partition)
             now = max(self._clock(), log.last_append_ms)  # store times never go backwards
-            base_offset = log.next_offset
-            running_max = log.running_max_timestamps[-1] if log.batches else None
+            base_offset = next_offset = log.next_offset
+            running_maxima = log.running_max_timestamps
+            running_max = running_maxima[-1] if running_maxima else None
             for view, header in parsed:
-                log.base_offsets.append(log.next_offset)
-                log.batches.append(encode_base_offset(log.next_offset) + view[8:].tobytes())
+                max_timestamp = header.max_timestamp
+                log.base_offsets.append(next_offset)
+                log.batches.append(encode_base_offset(next_offset) + view[8:].tobytes())
                 log.append_times.append(now)
-                log.max_timestamps.append(header.max_timestamp)
-                running_max = (
-                    header.max_timestamp
-                    if running_max is None
-                    else max(running_max, header.max_timestamp)
-                )
-                log.running_max_timestamps.append(running_max)
-                log.next_offset += header.last_offset_delta + 1
+                log.max_timestamps.append(max_timestamp)
+                if running_max is None or max_timestamp > running_max:
+                    running_max = max_timestamp
+                running_maxima.append(running_max)
+                next_offset += header.last_offset_delta + 1
+            log.next_offset = next_offset
             log.last_append_ms = now
             return AppendResult(
                 base_offset=base_offset,

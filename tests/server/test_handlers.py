@@ -488,7 +488,24 @@ async def test_a_woken_long_poll_answers_before_the_produce_that_woke_it(
             answer = await produce(broker, "t", batch(b"wake up"), acks=acks)
             assert answer["error_code"] == 0
             answered.append("produce")
+            assert broker.signals.unresumed == 0
     assert answered == ["fetch", "produce"] * 20
+
+
+async def test_a_fetch_woken_through_several_partitions_is_counted_once_until_it_runs(
+        broker: Broker, autojump_clock: object) -> None:
+    signals = broker.signals
+    woken: list[bool] = []
+
+    async def waiter() -> None:
+        woken.append(await signals.wait([("t", 0), ("t", 1)], 30))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(waiter)
+        await trio.sleep(1)
+        assert signals.notify("t", 0) and signals.notify("t", 1)  # the same fetch, twice
+        assert signals.unresumed == 1 and not woken
+    assert woken == [True] and signals.unresumed == 0
 
 
 async def test_fetch_long_poll_ignores_other_partitions(broker: Broker, autojump_clock: object

@@ -27,6 +27,7 @@ from minikafka.protocol.messages.api_versions import API_VERSIONS
 from minikafka.protocol.messages.fetch import FETCH
 from minikafka.protocol.messages.produce import PRODUCE
 from minikafka.server.config import Address, Config
+from minikafka.server.limits import IDLE_SLACK, IdleGuard, Waiting
 from minikafka.server.server import Server
 from minikafka.storage.memory import MemoryBackend
 
@@ -331,3 +332,31 @@ async def test_a_client_pipelining_requests_does_not_hold_up_another(
         while server.storage.high_watermark("t", 0) < count:
             await trio.sleep(0.01)
     assert handled < count, "the other client waited until every pipelined request was handled"
+
+
+async def test_a_wait_that_ends_before_the_idle_deadline_leaves_it_and_a_longer_one_lifts_it(
+        autojump_clock: object) -> None:
+    timeout_s = 10.0
+    guard = IdleGuard(timeout_s)
+    guard.arm(Waiting.REQUEST)
+    armed = guard.scope.deadline
+    assert armed >= trio.current_time() + timeout_s
+    guard.satisfied()
+    # a yield, or a long poll ending well before the deadline: nothing moves
+    for at_most_s in (0.0, 1.0, timeout_s - 1):
+        guard.pause(at_most_s)
+        assert guard.scope.deadline == armed
+        assert guard.waiting_for is Waiting.NOTHING
+    # a wait that could reach it (with room for a late run loop), or an unbounded one
+    guard.pause(timeout_s + timeout_s * IDLE_SLACK)
+    assert guard.scope.deadline == float("inf")
+    guard.arm(Waiting.REQUEST)
+    assert guard.scope.deadline >= trio.current_time() + timeout_s
+    guard.pause(None)
+    assert guard.scope.deadline == float("inf")
+    # time spent since the last arm counts: later, a shorter wait already reaches it
+    guard.arm(Waiting.REQUEST)
+    await trio.sleep(timeout_s * 0.9)
+    guard.pause(timeout_s * 0.5)
+    assert guard.scope.deadline == float("inf")
+    assert not guard.scope.cancel_called

@@ -20,7 +20,6 @@ answered with session id 0: every response is a full one.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Any
 
 import trio
@@ -35,7 +34,7 @@ from minikafka.storage.base import (
     UnknownTopic,
 )
 
-from ..broker import RequestContext
+from ..broker import Deferred, RequestContext
 
 __all__ = ["fetch_nowait", "handle_fetch"]
 
@@ -143,12 +142,11 @@ def _requested(request: Any) -> list[tuple[str, int]]:
             for topic in request["topics"] for wanted in topic["partitions"]]
 
 
-def handle_fetch(request: Any, ctx: RequestContext
-                 ) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+def handle_fetch(request: Any, ctx: RequestContext) -> dict[str, Any] | Deferred:
     """Answer when ``min_bytes`` are there, or when ``max_wait_ms`` has passed.
 
-    What can be answered now is answered at once; otherwise an awaitable
-    that long-polls (see ``dispatch.start_response``).
+    What can be answered now is answered at once; otherwise a long poll of
+    at most ``max_wait_ms`` (see ``dispatch.start_response``).
     """
     max_wait_s = max(request["max_wait_ms"], 0) / 1000
     partitions = _requested(request)
@@ -156,7 +154,8 @@ def handle_fetch(request: Any, ctx: RequestContext
     response = fetch_nowait(request, ctx, final=final)
     if response is not None:
         return response
-    return _long_poll(request, ctx, partitions, trio.current_time() + max_wait_s)
+    return Deferred(_long_poll(request, ctx, partitions, trio.current_time() + max_wait_s),
+                    max_wait_s)
 
 
 async def _long_poll(request: Any, ctx: RequestContext, partitions: list[tuple[str, int]],

@@ -25,7 +25,6 @@ its metadata, as Kafka does.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from typing import Any
 
 import attrs
@@ -36,7 +35,7 @@ from minikafka.protocol.batch_header import BatchHeader, InvalidBatch, iter_batc
 from minikafka.protocol.messages.produce import PRODUCE
 from minikafka.storage.base import StorageError, StorageFailure, UnknownTopic
 
-from ..broker import CloseConnection, RequestContext
+from ..broker import CloseConnection, Deferred, RequestContext
 from ..idempotence import Duplicate, Reject
 
 __all__ = ["PendingSync", "handle_produce", "produce_nowait"]
@@ -190,28 +189,30 @@ def _wait_durable(ctx: RequestContext, pending: list[PendingSync]) -> None:
                                  error_message=str(exc), base_offset=-1)
 
 
-def handle_produce(request: Any, ctx: RequestContext
-                   ) -> dict[str, Any] | Awaitable[dict[str, Any] | None] | None:
+def handle_produce(request: Any, ctx: RequestContext) -> dict[str, Any] | Deferred | None:
     """The Produce response, or None for acks=0 (which Kafka never answers).
 
-    Answered at once, unless the storage acknowledges only after an fsync:
-    then an awaitable that waits for it (see ``dispatch.start_response``).
+    Answered at once, unless the storage acknowledges only after an fsync
+    (then deferred, without a bound, until it is on disk), or a fetch was
+    woken (then deferred by two yields; see ``dispatch.start_response``).
     """
     response, pending, woke = produce_nowait(request, ctx)
     if pending:
-        return _answer_when_durable(request, ctx, response, pending)
+        return Deferred(_answer_when_durable(request, ctx, response, pending), None)
     if woke and request["acks"] != 0:
-        return _answer_after_woken_fetches(request, response)
+        return Deferred(_answer_after_woken_fetches(request, ctx, response), 0.0)
     return _final(request, response)
 
 
-async def _answer_after_woken_fetches(request: Any, response: dict[str, Any]
-                                      ) -> dict[str, Any] | None:
+async def _answer_after_woken_fetches(request: Any, ctx: RequestContext,
+                                      response: dict[str, Any]) -> dict[str, Any] | None:
     # The consumers waiting for these messages get them first: their fetches run
     # (and send) before this producer's acknowledgement is encoded and sent. Trio
-    # runs the tasks woken in one step in either order in the next, hence two yields.
+    # runs the tasks woken in one step in either order in the next, hence up to two
+    # yields: the second only when a woken fetch has not had its turn in the first.
     await trio.lowlevel.cancel_shielded_checkpoint()
-    await trio.lowlevel.cancel_shielded_checkpoint()
+    if ctx.broker.signals.unresumed:
+        await trio.lowlevel.cancel_shielded_checkpoint()
     return _final(request, response)
 
 
