@@ -157,55 +157,15 @@ def decode_peeked_request(api: Api, fixed: RequestHeader, payload: bytes | memor
     version = fixed.api_version
     if version not in api.requests:
         raise UnsupportedVersion(fixed, api)
-    header_version = api.request_header_version(version)
-    simple = _simple_header(payload, header_version)
     reader = ViewReader(payload)
-    if simple is None:
-        raw_header = _parse(_COMPILED_REQUEST_HEADERS[header_version], reader, api, version,
-                            "request header", fixed)
-        client_id = raw_header["client_id"]
-    else:
-        client_id, body_start = simple
-        reader.seek(body_start)
-    header = RequestHeader(fixed.api_key, version, fixed.correlation_id, client_id)
+    raw_header = _parse(_COMPILED_REQUEST_HEADERS[api.request_header_version(version)], reader,
+                        api, version, "request header", fixed)
+    header = RequestHeader(fixed.api_key, version, fixed.correlation_id, raw_header["client_id"])
     body = _parse(api.request(version), reader, api, version, "request", header)
     if reader.remaining():
         raise DecodeError(_what(api, version, "request"), reader.tell(),
                           f"{reader.remaining()} unexpected trailing bytes", header)
     return header, body
-
-
-# Request headers v1 and v2 continue the fixed part with the client id (a nullable
-# string: int16 length, -1 for null); v2 then has tagged fields, almost always none
-# (a single zero byte). Such headers are read here without the compiled structure.
-_CLIENT_ID_LENGTH = struct.Struct(">h")
-_CLIENT_ID_START = _FIXED_HEADER.size + _CLIENT_ID_LENGTH.size
-
-
-def _simple_header(payload: bytes | memoryview, header_version: int
-                   ) -> tuple[str | None, int] | None:
-    """(client id, where the body starts) of a well-formed v1 or v2 header without
-    tagged fields; None for any other, which the compiled header structure then
-    reads (and reports what is wrong with)."""
-    size = len(payload)
-    if header_version == 0 or size < _CLIENT_ID_START:
-        return None
-    (length,) = _CLIENT_ID_LENGTH.unpack_from(payload, _FIXED_HEADER.size)
-    end = _CLIENT_ID_START + length
-    if length == -1:
-        client_id, end = None, _CLIENT_ID_START
-    elif length < 0 or end > size:
-        return None
-    else:
-        try:
-            client_id = str(payload[_CLIENT_ID_START:end], "utf-8")
-        except UnicodeDecodeError:
-            return None
-    if header_version == 2:
-        if end >= size or payload[end] != 0:
-            return None
-        end += 1
-    return client_id, end
 
 
 def decode_response(api: Api, version: int, payload: bytes | memoryview) -> tuple[int, Any]:
