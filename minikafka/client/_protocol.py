@@ -117,7 +117,7 @@ class ClientProtocol:
         self._broker_versions: dict[int, range] | None = None
         self._chosen: dict[int, int] = {}
         self._closed = False
-        self._produce_templates: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
+        self._produce_templates: dict[tuple[Any, ...], tuple[bytes, bytes] | None] = {}
 
     # --- negotiation ----------------------------------------------------
 
@@ -223,14 +223,17 @@ class ClientProtocol:
             return None
         key = (version, body["transactional_id"], body["acks"], body["timeout_ms"],
                topic["name"], partition["index"])
-        template = self._produce_templates.get(key)
+        templates = self._produce_templates
+        if key in templates:
+            template = templates[key]
+        elif len(templates) < _MOST_PRODUCE_TEMPLATES:
+            # kept even when None, so a version without a template is not tried again
+            template = templates[key] = _produce_template(version, body, topic, partition,
+                                                          self.client_id)
+        else:
+            return None
         if template is None:
-            if len(self._produce_templates) >= _MOST_PRODUCE_TEMPLATES:
-                return None
-            template = _produce_template(version, body, topic, partition, self.client_id)
-            if template is None:
-                return None
-            self._produce_templates[key] = template
+            return None
         head, middle = template
         size = len(head) + _CORRELATION_ID.size + len(middle) + _SIZE.size + len(records)
         return b"".join((_SIZE.pack(size), head, _CORRELATION_ID.pack(correlation_id), middle,
