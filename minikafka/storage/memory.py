@@ -149,7 +149,8 @@ class MemoryBackend:
             for view, header in parsed:
                 max_timestamp = header.max_timestamp
                 log.base_offsets.append(next_offset)
-                log.batches.append(encode_base_offset(next_offset) + view[8:].tobytes())
+                # one copy of the batch: join takes the view itself
+                log.batches.append(b"".join((encode_base_offset(next_offset), view[8:])))
                 log.append_times.append(now)
                 log.max_timestamps.append(max_timestamp)
                 if running_max is None or max_timestamp > running_max:
