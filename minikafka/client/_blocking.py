@@ -109,7 +109,8 @@ class _Link:
         if self._ahead is not None or self._socket is None or self._protocol is None:
             return
         try:
-            correlation_id = self._protocol.send_request(request.api, request.body)
+            correlation_id = self._protocol.send_request(request.api, request.body,
+                                                         read=request.read)
             self._socket.sendall(self._protocol.data_to_send())
         except OSError:
             self.disconnect()
@@ -160,7 +161,8 @@ class _Link:
         if ahead is not None and len(step.requests) == 1 and step.requests[0] is ahead[0]:
             return [self._response(protocol, sock, ahead[1], ahead[0].wait)]  # sent already
         sent = [protocol.send_request(request.api, request.body,
-                                      expect_response=request.expect_response)
+                                      expect_response=request.expect_response,
+                                      read=request.read)
                 for request in step.requests]
         sock.sendall(protocol.data_to_send())
         return [self._response(protocol, sock, correlation_id, request.wait)

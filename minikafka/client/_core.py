@@ -29,6 +29,7 @@ import attrs
 
 from minikafka.protocol.api import Api
 from minikafka.protocol.batch_header import BatchHeader
+from minikafka.protocol.codec import SingleShapeReader, decode_response
 from minikafka.protocol.compression import Codec
 from minikafka.protocol.errors import KafkaError, RemoteProtocolError, error_for_code, for_code
 from minikafka.protocol.records import (
@@ -579,12 +580,18 @@ class Accumulator:
 
 @attrs.frozen
 class Request:
-    """One request a plan wants sent; ``wait`` is how long the broker may hold it."""
+    """One request a plan wants sent; ``wait`` is how long the broker may hold it.
+
+    ``read``, if given, turns the response's payload (header and body) at
+    the negotiated version into what the plan receives, instead of the
+    decoded body: the plan's own summary of it, read straight from the bytes.
+    """
 
     api: Api
     body: Mapping[str, Any]
     expect_response: bool = True
     wait: float = 0.0
+    read: Callable[[int, bytes], Any] | None = None
 
 
 @attrs.frozen
@@ -814,7 +821,40 @@ class ProducerSession:
                                 "partition_data": [{"index": partition, "records": batch}]}],
             },
             expect_response=self.options.acks != 0,
+            read=produce_reader(topic, partition),
         )
+
+
+# What a producer needs of a Produce response: its partition's outcome. Read
+# straight from the bytes when the response is about that one partition alone.
+_PRODUCE_OUTCOME = SingleShapeReader(
+    _PRODUCE, ("body.responses", "body.responses.partition_responses"),
+    ("body.responses.name", "body.responses.partition_responses.index",
+     "body.responses.partition_responses.error_code",
+     "body.responses.partition_responses.error_message",
+     "body.responses.partition_responses.base_offset"))
+
+ProduceOutcome = tuple[int | None, str | None, int]
+_NO_OUTCOME: ProduceOutcome = (None, None, -1)  # the response has no result for the partition
+
+
+def produce_reader(topic: str, partition: int) -> Callable[[int, bytes], ProduceOutcome]:
+    """The ``Request.read`` of a Produce to ``topic``'s ``partition``: the partition's
+    ``(error code, error message, base offset)``, or ``_NO_OUTCOME``."""
+    def read(version: int, payload: bytes) -> ProduceOutcome:
+        values = _PRODUCE_OUTCOME(version, payload)
+        if values is not None:
+            name, index, code, why, base_offset = values
+            return (code, why, base_offset) if name == topic and index == partition \
+                else _NO_OUTCOME
+        body = decode_response(_PRODUCE, version, payload)[1]
+        result = _result_for(body["responses"], "name", "partition_responses", "index",
+                             topic, partition)
+        if result is None:
+            return _NO_OUTCOME
+        return result["error_code"], result.get("error_message"), result["base_offset"]
+
+    return read
 
 
 def init_producer_id(session: ProducerSession, clock: Clock) -> Plan[None]:
@@ -838,22 +878,21 @@ def init_producer_id(session: ProducerSession, clock: Clock) -> Plan[None]:
         yield Pause(backoff.next())
 
 
-def settle_produce(topic: str, batch: Sequence[Pending], body: Any) -> tuple[int, str | None]:
-    """Resolve ``batch``'s messages from the Produce response ``body`` (None with
-    acks=0, which the broker does not answer): ``(0, None)``, or, if the broker
-    refused the batch, its error code and message, with the messages left pending."""
-    if body is None:
+def settle_produce(topic: str, batch: Sequence[Pending], outcome: ProduceOutcome | None
+                   ) -> tuple[int, str | None]:
+    """Resolve ``batch``'s messages from the ``outcome`` its Produce request's reader
+    (``produce_reader``) gave (None with acks=0, which the broker does not answer):
+    ``(0, None)``, or, if the broker refused the batch, its error code and message,
+    with the messages left pending."""
+    if outcome is None:
         for message in batch:
             message.resolve(-1)
         return 0, None
-    result = _result_for(body["responses"], "name", "partition_responses", "index",
-                         topic, batch[0].partition)
-    if result is None:
+    code, why, number = outcome  # number: the batch's first record's (-1: not known)
+    if code is None:
         raise RemoteProtocolError(f"the Produce response has no result for {topic!r}")
-    code = result["error_code"]
-    if code not in (0, _DUPLICATE_SEQUENCE_NUMBER):
-        return code, result.get("error_message")
-    number = result["base_offset"]  # the batch's first record's (-1: not known)
+    if code and code != _DUPLICATE_SEQUENCE_NUMBER:
+        return code, why
     for message in batch:
         message.resolve(number)
         if number >= 0:
@@ -861,11 +900,11 @@ def settle_produce(topic: str, batch: Sequence[Pending], body: Any) -> tuple[int
     return 0, None
 
 
-def settle_single(topic: str, message: PendingMessage, body: Any) -> bool:
+def settle_single(topic: str, message: PendingMessage, outcome: ProduceOutcome | None) -> bool:
     """``settle_produce`` for a message sent with ``ProducerSession.single_request``:
     True once it is resolved; False if the broker refused it for a reason worth
     retrying (the ``produce`` plan then retries it); any other refusal raises."""
-    code, why = settle_produce(topic, (message,), body)
+    code, why = settle_produce(topic, (message,), outcome)
     if code and not for_code(code).retriable:
         raise _partition_error(code, f"producing to {topic!r}", why)
     return not code
@@ -1036,6 +1075,7 @@ class ConsumerSession:
                 "rack_id": "",
             },
             wait=wait,
+            read=fetch_reader(self.topic, _PARTITION),
         )
 
     def list_offsets_request(self, timestamp: int) -> Request:
@@ -1071,6 +1111,42 @@ class ConsumerSession:
         else:
             self._fetch_size = self.options.max_bytes
         return messages, next_offset
+
+
+# What a consumer without a group needs of a Fetch response: its partition's
+# error, high watermark and records. Read straight from the bytes when the
+# response is about that one partition alone.
+_FETCH_OUTCOME = SingleShapeReader(
+    _FETCH, ("body.responses", "body.responses.partitions"),
+    ("body.error_code", "body.responses.topic", "body.responses.partitions.partition_index",
+     "body.responses.partitions.error_code", "body.responses.partitions.high_watermark",
+     "body.responses.partitions.records"))
+
+FetchOutcome = tuple[int, int, bytes | memoryview | None]
+
+
+def fetch_reader(topic: str | None, partition: int) -> Callable[[int, bytes], FetchOutcome]:
+    """The ``Request.read`` of a Fetch of ``topic``'s ``partition``: its
+    ``(error code, high watermark, records)``; the error is the response's own if
+    it has one, UNKNOWN_TOPIC_OR_PARTITION if the partition is missing."""
+    def read(version: int, payload: bytes) -> FetchOutcome:
+        # a view: the records are read in place, not copied out of the frame
+        values = _FETCH_OUTCOME(version, memoryview(payload))
+        if values is not None:
+            error, name, index, code, high_watermark, records = values
+            if name != topic or index != partition:
+                return error or _UNKNOWN_TOPIC_OR_PARTITION, -1, None
+            return error or code, high_watermark, records
+        body = decode_response(_FETCH, version, payload)[1]
+        result = _result_for(body["responses"], "topic", "partitions", "partition_index",
+                             topic, partition)
+        # a broker may leave out a topic it does not have (Tansu does, now and then)
+        error = body.get("error_code", 0)
+        if result is None:
+            return error or _UNKNOWN_TOPIC_OR_PARTITION, -1, None
+        return error or result["error_code"], result["high_watermark"], result["records"]
+
+    return read
 
 
 def _list_offset(session: ConsumerSession, timestamp: int) -> Plan[int | None]:
@@ -1117,18 +1193,12 @@ def poll(session: ConsumerSession, timeout: float, clock: Clock) -> Plan[list[Me
                 return []
             yield Pause(min(backoff.next(), remaining))
             continue
-        (body,) = yield _one(session.fetch_for(position, remaining))
-        result = _result_for(body["responses"], "topic", "partitions", "partition_index",
-                             session.topic)
-        # a broker may leave out a topic it does not have (Tansu does, now and then)
-        code = body.get("error_code", 0) or (
-            _UNKNOWN_TOPIC_OR_PARTITION if result is None else result["error_code"])
+        ((code, high_watermark, records),) = yield _one(session.fetch_for(position, remaining))
         if code == 0:
-            assert result is not None
-            records = result["records"] or b""
+            records = records or b""
             batches = checked_batches(records)
             after = batches[-1][1].last_offset + 1 if batches else position
-            if position < after < result["high_watermark"]:
+            if position < after < high_watermark:
                 # More is written already: the broker reads it while these are decoded.
                 yield SendAhead(session.fetch_ahead(after))
             messages, next_offset = session.decode(records, position, batches)

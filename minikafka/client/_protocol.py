@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -31,7 +31,11 @@ from minikafka.protocol.registry import api_by_name
 
 from .errors import ConnectionClosed, UnsupportedByBroker
 
-__all__ = ["NEED_DATA", "ClientProtocol", "Response"]
+__all__ = ["NEED_DATA", "ClientProtocol", "Reader", "Response"]
+
+# What turns a response's payload (header and body) at its version into the
+# response's body, for a request that brings its own (see send_request).
+Reader = Callable[[int, bytes], Any]
 
 
 class _NeedData:
@@ -112,7 +116,8 @@ class ClientProtocol:
         self._software_version = software_version
         self._frames = FrameBuffer(max_frame_size)
         self._outgoing: list[bytes] = []
-        self._pending: deque[tuple[int, Api, int]] = deque()
+        # per request awaiting its response: correlation id, api, version, reader
+        self._pending: deque[tuple[int, Api, int, Reader | None]] = deque()
         self._next_id = 1
         self._broker_versions: dict[int, range] | None = None
         self._chosen: dict[int, int] = {}
@@ -132,7 +137,7 @@ class ClientProtocol:
             "client_software_name": "minikafka",
             "client_software_version": self._software_version,
         }
-        self._queue(_API_VERSIONS, version, body, expect_response=True)
+        self._queue(_API_VERSIONS, version, body, expect_response=True, read=None)
 
     @property
     def ready(self) -> bool:
@@ -175,20 +180,24 @@ class ClientProtocol:
     # --- requests ---------------------------------------------------------
 
     def send_request(
-        self, api: Api, body: Mapping[str, Any], *, expect_response: bool = True
+        self, api: Api, body: Mapping[str, Any], *, expect_response: bool = True,
+        read: Reader | None = None,
     ) -> int:
         """Queue a request at the negotiated version; returns its correlation id.
 
         ``body`` may hold fields of every version (the encoder takes the ones
         the chosen version has). ``expect_response=False`` is for Produce
-        with acks=0, which the broker never answers.
+        with acks=0, which the broker never answers. ``read``, if given, is
+        called with the version and the response's payload, and its result is
+        the response's ``body`` instead of the decoded one.
         """
         if self._closed:
             raise ConnectionClosed("the connection is closed")
-        return self._queue(api, self.version_for(api), body, expect_response=expect_response)
+        return self._queue(api, self.version_for(api), body, expect_response=expect_response,
+                           read=read)
 
     def _queue(self, api: Api, version: int, body: Mapping[str, Any], *,
-               expect_response: bool) -> int:
+               expect_response: bool, read: Reader | None) -> int:
         correlation_id = self._next_id
         self._next_id = correlation_id + 1 if correlation_id < 2**31 - 1 else 1
         framed = None
@@ -199,7 +208,7 @@ class ClientProtocol:
                                           client_id=self.client_id))
         self._outgoing.append(framed)
         if expect_response:
-            self._pending.append((correlation_id, api, version))
+            self._pending.append((correlation_id, api, version, read))
         return correlation_id
 
     def _produce_frame(self, version: int, correlation_id: int,
@@ -282,7 +291,7 @@ class ClientProtocol:
             if not self._pending:
                 raise RemoteProtocolError("a response arrived for no outstanding request")
             (correlation_id,) = _CORRELATION_ID.unpack_from(payload)
-            expected, api, version = self._pending.popleft()
+            expected, api, version, read = self._pending.popleft()
             if correlation_id != expected:
                 raise RemoteProtocolError(
                     f"response has correlation id {correlation_id}, expected {expected}"
@@ -290,5 +299,6 @@ class ClientProtocol:
             if api is _API_VERSIONS and not self.ready:
                 self._accept_api_versions(version, payload)
                 continue
-            _, body = decode_response(api, version, payload)
+            body = read(version, payload) if read is not None else \
+                decode_response(api, version, payload)[1]
             return Response(correlation_id, api, version, body)

@@ -138,7 +138,8 @@ class _Link:
             if self._ahead is not None or protocol is None or stream is None or self.closed:
                 return
             try:
-                correlation_id = protocol.send_request(request.api, request.body)
+                correlation_id = protocol.send_request(request.api, request.body,
+                                                        read=request.read)
                 with trio.fail_after(self._request_timeout):
                     await stream.send_all(protocol.data_to_send())
             except _CONNECTION_LOST:
@@ -169,7 +170,8 @@ class _Link:
         if ahead is not None and len(step.requests) == 1 and step.requests[0] is ahead[0]:
             return [await self._response(protocol, stream, ahead[1], ahead[0].wait)]
         sent = [protocol.send_request(request.api, request.body,
-                                      expect_response=request.expect_response)
+                                      expect_response=request.expect_response,
+                                      read=request.read)
                 for request in step.requests]
         with trio.fail_after(self._request_timeout):
             await stream.send_all(protocol.data_to_send())

@@ -30,17 +30,24 @@ from minikafka.client._core import (
     Step,
     _metadata_request,
     decode_messages,
+    fetch_reader,
     parse_address,
     poll,
     produce,
+    produce_reader,
     run_to_completion,
+    settle_produce,
     settle_single,
 )
 from minikafka.client.errors import ClientError
 from minikafka.protocol.batch_header import BatchHeader, set_base_offset
 from minikafka.protocol.codec import decode_response, encode_request, encode_response
 from minikafka.protocol.compression import Codec, CodecUnavailable
-from minikafka.protocol.errors import MessageTooLargeError, UnknownTopicOrPartitionError
+from minikafka.protocol.errors import (
+    MessageTooLargeError,
+    RemoteProtocolError,
+    UnknownTopicOrPartitionError,
+)
 from minikafka.protocol.records import (
     InvalidBatch,
     Record,
@@ -238,11 +245,25 @@ def test_decode_grows_the_fetch_when_one_batch_does_not_fit() -> None:
 # --- plans, as conversations ------------------------------------------------------
 
 
-def reply(api_name: str, body: dict[str, Any]) -> Any:
-    """A response body as the transport hands it to a plan (encoded, then decoded)."""
-    api = api_by_name(api_name)
-    version = api.served.stop - 1
-    return decode_response(api, version, encode_response(api, version, 1, body))[1]
+class Reply:
+    """A response as the broker sends it, at the newest version it serves."""
+
+    def __init__(self, api_name: str, body: dict[str, Any]) -> None:
+        self.api = api_by_name(api_name)
+        self.version = self.api.served.stop - 1
+        self.payload = encode_response(self.api, self.version, 1, body)
+
+    def to(self, request: Request) -> Any:
+        """What the transport hands the plan that sent ``request``: the request's
+        reading of the payload, or the decoded body."""
+        assert request.api is self.api
+        if request.read is not None:
+            return request.read(self.version, self.payload)
+        return decode_response(self.api, self.version, self.payload)[1]
+
+
+def reply(api_name: str, body: dict[str, Any]) -> Reply:
+    return Reply(api_name, body)
 
 
 def fetch_reply(code: int, records: bytes = b"", log_start: int = 1, end: int = 0) -> Any:
@@ -303,7 +324,8 @@ class Conversation:
         names = "+".join(request.api.name for request in step.requests)
         assert names == expected, f"plan sent {names}; the script expected {expected}"
         self.seen.append(step)
-        return answer if isinstance(answer, list) else [answer]
+        answers = answer if isinstance(answer, list) else [answer]
+        return [reply.to(request) for reply, request in zip(answers, step.requests, strict=True)]
 
     def run(self, plan: Plan[Any]) -> Any:
         result = run_to_completion(plan, self.handle)
@@ -513,16 +535,16 @@ def test_a_message_sent_alone_is_settled_as_the_plan_settles_it() -> None:
     assert (topic["name"], partition["index"], message.partition) == ("t", 0, 0)
     assert records_of(parse_records(partition["records"]))[0].value == b"v"
 
-    assert settle_single("t", message, produce_reply(0, 41)) is True
+    assert settle_single("t", message, produce_reply(0, 41).to(request)) is True
     assert message.number == 41
 
     retried = PendingMessage.make("t", b"v", None, None, 0)
     assert session.single_request("t", retried) is not None
     # NOT_LEADER_OR_FOLLOWER: worth retrying, so the plan takes over; nothing resolved
-    assert settle_single("t", retried, produce_reply(6, -1)) is False
+    assert settle_single("t", retried, produce_reply(6, -1).to(request)) is False
     assert not retried.done
     with pytest.raises(MessageTooLargeError):
-        settle_single("t", retried, produce_reply(10, -1))
+        settle_single("t", retried, produce_reply(10, -1).to(request))
 
     unanswered = PendingMessage.make("t", b"v", None, None, 0)
     assert session.single_request("t", unanswered) is not None
@@ -535,3 +557,55 @@ def test_an_idempotent_producer_sends_through_the_plan() -> None:
     session = ProducerSession(ProducerOptions(idempotent=True))
     session.known_topics.add("t")
     assert session.single_request("t", PendingMessage.make("t", b"v", None, None, 0)) is None
+
+
+def _produce_payload(version: int, topics: list[tuple[str, list[tuple[int, int, int]]]]) -> bytes:
+    return encode_response(api_by_name("Produce"), version, 1, {
+        "throttle_time_ms": 0, "responses": [{"name": name, "partition_responses": [
+            {"index": index, "error_code": code, "base_offset": offset, "log_append_time_ms": -1,
+             "log_start_offset": 1, "record_errors": [], "error_message": "why" if code else None}
+            for index, code, offset in partitions]} for name, partitions in topics]})
+
+
+@pytest.mark.parametrize("version", [3, 8, 9])
+def test_the_produce_reader_finds_its_partition_in_any_response(version: int) -> None:
+    read = produce_reader("t", 1)
+    assert read(version, _produce_payload(version, [("t", [(1, 0, 40)])])) == (0, None, 40)
+    why = "why" if version >= 8 else None
+    assert read(version, _produce_payload(version, [("t", [(1, 6, -1)])])) == (6, why, -1)
+    # another shape: read by the general decoder
+    assert read(version, _produce_payload(version, [("u", [(1, 0, 3)]), ("t", [(0, 0, 9),
+                                                                             (1, 0, 12)])])
+                ) == (0, None, 12)
+    # no result for the partition: the plan refuses it
+    for topics in ([("u", [(1, 0, 3)])], [("t", [(0, 0, 3)])], []):
+        outcome = read(version, _produce_payload(version, topics))
+        assert outcome[0] is None
+        with pytest.raises(RemoteProtocolError, match="no result"):
+            settle_produce("t", [PendingMessage.make("t", b"v", None, None, 0)], outcome)
+    with pytest.raises(RemoteProtocolError):  # bad bytes: the decoder's error
+        read(version, _produce_payload(version, [("t", [(1, 0, 40)])])[:-1])
+
+
+def _fetch_payload(error: int, topics: list[tuple[str, list[tuple[int, int]]]]) -> bytes:
+    return encode_response(api_by_name("Fetch"), 11, 1, {
+        "throttle_time_ms": 0, "error_code": error, "session_id": 0, "responses": [{
+            "topic": name, "partitions": [{
+                "partition_index": index, "error_code": code, "high_watermark": 9,
+                "last_stable_offset": 9, "log_start_offset": 1, "aborted_transactions": None,
+                "preferred_read_replica": -1, "records": b"r%d" % index}
+                for index, code in partitions]} for name, partitions in topics]})
+
+
+def test_the_fetch_reader_finds_its_partition_in_any_response() -> None:
+    read = fetch_reader("t", 0)
+    code, end, records = read(11, _fetch_payload(0, [("t", [(0, 0)])]))
+    assert (code, end, bytes(records or b"")) == (0, 9, b"r0")
+    code, end, records = read(11, _fetch_payload(0, [("u", [(0, 0)]), ("t", [(1, 0), (0, 1)])]))
+    assert (code, end, bytes(records or b"")) == (1, 9, b"r0")
+    assert read(11, _fetch_payload(0, [("u", [(0, 0)])]))[0] == 3  # UNKNOWN_TOPIC_OR_PARTITION
+    assert read(11, _fetch_payload(0, []))[0] == 3
+    assert read(11, _fetch_payload(0, [("t", [(1, 0)])]))[0] == 3
+    assert read(11, _fetch_payload(0, [("t", [(1, 0)]), ("t", [(0, 0)])]))[0] == 0
+    assert read(11, _fetch_payload(71, [("t", [(0, 0)])]))[0] == 71  # the response's own error
+    assert read(11, _fetch_payload(71, []))[0] == 71
