@@ -30,7 +30,6 @@ from ._core import (
     ProducerSession,
     ReadFrom,
     Request,
-    Send,
     SendAhead,
     Step,
     parse_address,
@@ -92,7 +91,7 @@ class _Link:
         not answer it): what a plan's ``Send`` of it gets, without a plan."""
         if self.closed:
             raise ClientClosed("the client is closed")
-        return self._send(Send((request,)))[0]
+        return self._send((request,))[0]
 
     def _handle(self, step: Step) -> Any:
         if isinstance(step, Pause):
@@ -101,7 +100,7 @@ class _Link:
         if isinstance(step, SendAhead):
             self._send_ahead(step.request)
             return None
-        return self._send(step)
+        return self._send(step.requests)
 
     def _send_ahead(self, request: Request) -> None:
         # Only on a live connection, one at a time: it is only a head start,
@@ -117,13 +116,15 @@ class _Link:
             return
         self._ahead = request, correlation_id
 
-    def _send(self, step: Send) -> list[Any]:
+    def _send(self, requests: tuple[Request, ...]) -> list[Any]:
         delays: Iterator[float] | None = None  # made at the first failure
         deadline: float | None = None
         while True:
             try:
-                protocol, sock = self._connection()
-                return self._exchange(protocol, sock, step)
+                protocol, sock = self._protocol, self._socket
+                if protocol is None or sock is None:
+                    protocol, sock = self._connect()
+                return self._exchange(protocol, sock, requests)
             except RemoteProtocolError:
                 self.disconnect()
                 raise
@@ -137,9 +138,7 @@ class _Link:
                 delays = delays or _backoff()
                 time.sleep(min(next(delays), deadline - now))
 
-    def _connection(self) -> tuple[ClientProtocol, socket.socket]:
-        if self._socket is not None and self._protocol is not None:
-            return self._protocol, self._socket
+    def _connect(self) -> tuple[ClientProtocol, socket.socket]:
         sock = socket.create_connection((self._host, self._port), timeout=self._request_timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -156,18 +155,30 @@ class _Link:
         self._socket, self._protocol = sock, protocol
         return protocol, sock
 
-    def _exchange(self, protocol: ClientProtocol, sock: socket.socket, step: Send) -> list[Any]:
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and len(step.requests) == 1 and step.requests[0] is ahead[0]:
-            return [self._response(protocol, sock, ahead[1], ahead[0].wait)]  # sent already
+    def _exchange(self, protocol: ClientProtocol, sock: socket.socket,
+                  requests: tuple[Request, ...]) -> list[Any]:
+        ahead = self._ahead
+        if ahead is not None:
+            self._ahead = None
+            if len(requests) == 1 and requests[0] is ahead[0]:
+                return [self._response(protocol, sock, ahead[1], ahead[0].wait)]  # sent already
+        if len(requests) == 1:  # the usual case, without the lists' machinery
+            (request,) = requests
+            correlation_id = protocol.send_request(request.api, request.body,
+                                                   expect_response=request.expect_response,
+                                                   read=request.read)
+            sock.sendall(protocol.data_to_send())
+            if not request.expect_response:
+                return [None]
+            return [self._response(protocol, sock, correlation_id, request.wait)]
         sent = [protocol.send_request(request.api, request.body,
                                       expect_response=request.expect_response,
                                       read=request.read)
-                for request in step.requests]
+                for request in requests]
         sock.sendall(protocol.data_to_send())
         return [self._response(protocol, sock, correlation_id, request.wait)
                 if request.expect_response else None
-                for request, correlation_id in zip(step.requests, sent, strict=True)]
+                for request, correlation_id in zip(requests, sent, strict=True)]
 
     def _response(self, protocol: ClientProtocol, sock: socket.socket, correlation_id: int,
                   wait: float) -> Any:

@@ -23,7 +23,7 @@ import gc
 import logging
 import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Literal, TypeVar, final
+from typing import Any, ClassVar, Literal, NamedTuple, TypeVar, final
 
 import attrs
 
@@ -578,20 +578,22 @@ class Accumulator:
 # --- plans --------------------------------------------------------------------
 
 
-@attrs.frozen
-class Request:
+class Request(NamedTuple):
     """One request a plan wants sent; ``wait`` is how long the broker may hold it.
 
     ``read``, if given, turns the response's payload (header and body) at
     the negotiated version into what the plan receives, instead of the
     decoded body: the plan's own summary of it, read straight from the bytes.
+
+    A named tuple rather than an attrs class: a producer sending one message
+    at a time makes one per message, and a tuple costs half as much to make.
     """
 
     api: Api
     body: Mapping[str, Any]
     expect_response: bool = True
     wait: float = 0.0
-    read: Callable[[int, bytes], Any] | None = None
+    read: Callable[[int, bytes | memoryview], Any] | None = None
 
 
 @attrs.frozen
@@ -838,10 +840,10 @@ ProduceOutcome = tuple[int | None, str | None, int]
 _NO_OUTCOME: ProduceOutcome = (None, None, -1)  # the response has no result for the partition
 
 
-def produce_reader(topic: str, partition: int) -> Callable[[int, bytes], ProduceOutcome]:
+def produce_reader(topic: str, partition: int) -> Callable[[int, bytes | memoryview], ProduceOutcome]:
     """The ``Request.read`` of a Produce to ``topic``'s ``partition``: the partition's
     ``(error code, error message, base offset)``, or ``_NO_OUTCOME``."""
-    def read(version: int, payload: bytes) -> ProduceOutcome:
+    def read(version: int, payload: bytes | memoryview) -> ProduceOutcome:
         values = _PRODUCE_OUTCOME(version, payload)
         if values is not None:
             name, index, code, why, base_offset = values
@@ -1125,11 +1127,11 @@ _FETCH_OUTCOME = SingleShapeReader(
 FetchOutcome = tuple[int, int, bytes | memoryview | None]
 
 
-def fetch_reader(topic: str | None, partition: int) -> Callable[[int, bytes], FetchOutcome]:
+def fetch_reader(topic: str | None, partition: int) -> Callable[[int, bytes | memoryview], FetchOutcome]:
     """The ``Request.read`` of a Fetch of ``topic``'s ``partition``: its
     ``(error code, high watermark, records)``; the error is the response's own if
     it has one, UNKNOWN_TOPIC_OR_PARTITION if the partition is missing."""
-    def read(version: int, payload: bytes) -> FetchOutcome:
+    def read(version: int, payload: bytes | memoryview) -> FetchOutcome:
         # a view: the records are read in place, not copied out of the frame
         values = _FETCH_OUTCOME(version, memoryview(payload))
         if values is not None:

@@ -143,6 +143,78 @@ def test_responses_pair_with_requests_however_the_bytes_are_split() -> None:
     assert protocol.outstanding == 0
 
 
+@settings(max_examples=80, deadline=None)
+@given(sizes=st.lists(st.integers(0, 120), min_size=1, max_size=12), closes=st.booleans())
+def test_responses_arrive_whole_or_in_pieces_alike(sizes: list[int], closes: bool) -> None:
+    # A frame that arrives alone and whole is kept as it came (not copied through
+    # the frame buffer); one followed by more bytes, split, or several at once
+    # must come out the same, in order.
+    protocol = ready_protocol({18: range(0, 4), 3: range(1, 9)})
+    ids = [protocol.send_request(METADATA, METADATA_BODY) for _ in range(4)]
+    protocol.data_to_send()
+    replies = [metadata_reply(8, correlation_id) for correlation_id in ids]
+    # the first reply whole and alone, the others in pieces of the sizes drawn
+    rest = b"".join(replies[1:])
+    chunks = [replies[0]] + [rest[at:at + size] for at, size in _spans(len(rest), sizes)]
+    received: list[int] = []
+    for chunk in chunks:
+        protocol.receive_data(chunk)
+        while isinstance(event := protocol.next_response(), Response):
+            received.append(event.correlation_id)
+    assert received == ids
+    if closes:
+        protocol.receive_data(b"")
+        with pytest.raises(ConnectionClosed, match=r"connection$"):  # none left unanswered
+            protocol.next_response()
+
+
+def _spans(total: int, sizes: list[int]) -> list[tuple[int, int]]:
+    """(start, size) pieces covering ``total`` bytes, sized by ``sizes`` in turn (0: whole rest)."""
+    spans, at, turn = [], 0, 0
+    while at < total:
+        size = sizes[turn % len(sizes)] or total - at
+        spans.append((at, size))
+        at += size
+        turn += 1
+    return spans
+
+
+def test_a_whole_frame_then_the_close_gives_the_response_first() -> None:
+    protocol = ready_protocol({18: range(0, 4), 3: range(1, 9)})
+    first = protocol.send_request(METADATA, METADATA_BODY)
+    protocol.send_request(METADATA, METADATA_BODY)
+    protocol.receive_data(metadata_reply(8, first))
+    protocol.receive_data(b"")
+    event = protocol.next_response()
+    assert isinstance(event, Response) and event.correlation_id == first
+    with pytest.raises(ConnectionClosed, match="1 request"):
+        protocol.next_response()
+
+
+def test_a_whole_frame_over_the_limit_is_refused() -> None:
+    protocol = ClientProtocol("tests", max_frame_size=16)
+    protocol.start()
+    protocol.receive_data(frame(b"\x00" * 17))
+    with pytest.raises(RemoteProtocolError, match="exceeds the limit"):
+        protocol.next_response()
+
+
+def test_a_request_may_bring_its_own_reader() -> None:
+    protocol = ready_protocol({18: range(0, 4), 3: range(1, 9)})
+    seen: list[tuple[int, bytes]] = []
+
+    def read(version: int, payload: bytes | memoryview) -> str:
+        seen.append((version, bytes(payload)))
+        return "read"
+
+    correlation_id = protocol.send_request(METADATA, METADATA_BODY, read=read)
+    reply = metadata_reply(8, correlation_id)
+    protocol.receive_data(reply)
+    event = protocol.next_response()
+    assert isinstance(event, Response) and event.body == "read"
+    assert seen == [(8, reply[4:])]  # the payload: the frame without its size
+
+
 def test_a_response_out_of_order_is_a_protocol_error() -> None:
     protocol = ready_protocol({18: range(0, 4), 3: range(1, 9)})
     first = protocol.send_request(METADATA, METADATA_BODY)
