@@ -990,15 +990,19 @@ def decode_messages(topic: str, partition: int, records: bytes | memoryview,
     # so far again. Held off, they are walked once, at the first collection
     # afterwards; nothing made here forms a cycle, so no garbage waits. A
     # collector the application turned off stays off.
-    paused = (sum(header.records_count for _, header in batches) >= _PAUSE_COLLECTION_FROM
-              and gc.isenabled())
+    count = 0
+    for _, header in batches:  # a loop, not sum() over a generator: most fetches hold one
+        count += header.records_count
+    paused = count >= _PAUSE_COLLECTION_FROM and gc.isenabled()
     if paused:
         gc.disable()
     try:
         for position, header in batches:
-            if header.last_offset < offset:
+            after = header.last_offset + 1
+            if after <= offset:
                 continue
-            next_offset = max(next_offset, header.last_offset + 1)
+            if after > next_offset:
+                next_offset = after
             if not header.is_control:
                 messages += decode_records(records, position, header, make, first_offset=offset)
     finally:

@@ -239,14 +239,14 @@ class ClientProtocol:
         key = (version, body["transactional_id"], body["acks"], body["timeout_ms"],
                topic["name"], partition["index"])
         templates = self._produce_templates
-        if key in templates:
+        try:
             template = templates[key]
-        elif len(templates) < _MOST_PRODUCE_TEMPLATES:
+        except KeyError:
+            if len(templates) >= _MOST_PRODUCE_TEMPLATES:
+                return None
             # kept even when None, so a version without a template is not tried again
             template = templates[key] = _produce_template(version, body, topic, partition,
                                                           self.client_id)
-        else:
-            return None
         if template is None:
             return None
         head, middle = template
@@ -296,8 +296,10 @@ class ClientProtocol:
             if whole is not None:
                 self._whole = None
                 payload: bytes | memoryview | None = memoryview(whole)[_SIZE.size:]
-            else:
+            elif self._frames.buffered:
                 payload = self._frames.next_frame()
+            else:  # nothing received: no need to ask the frame buffer
+                payload = None
             if payload is None:
                 if self._closed:
                     waiting = len(self._pending)
