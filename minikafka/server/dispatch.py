@@ -33,6 +33,7 @@ from minikafka.protocol.codec import (
 from minikafka.protocol.headers import RESPONSE_HEADERS
 from minikafka.protocol.messages.api_versions import API_VERSIONS
 from minikafka.protocol.messages.fetch import FETCH
+from minikafka.protocol.messages.produce import PRODUCE
 from minikafka.protocol.primitives import compile_structure
 from minikafka.protocol.registry import api_for_key
 
@@ -40,6 +41,7 @@ from .broker import Broker, CloseConnection, Deferred, RequestContext
 from .config import Address
 from .handlers import HANDLERS, served_apis
 from .handlers.api_versions import unsupported_version_body
+from .handlers.produce import answer_single_produce, read_single_produce
 
 __all__ = ["BY_REFERENCE", "Response", "respond", "start_response"]
 
@@ -71,9 +73,16 @@ def start_response(payload: bytes, broker: Broker, *, local_address: Address,
                                        unsupported_version_body(served_apis()))
             raise CloseConnection(f"{api.name} v{fixed.api_version} is not served "
                                   f"(versions {lowest}-{api.served.stop - 1} are)")
-        header, body = decode_peeked_request(api, fixed, payload)
+        # A Produce to one partition, nearly every Produce, is read and answered
+        # without the general decoder and encoder (see handlers.produce).
+        single = (read_single_produce(payload, fixed.api_version, broker) if api is PRODUCE
+                  else None)
+        if single is None:
+            header, body = decode_peeked_request(api, fixed, payload)
     except DecodeError as exc:
         raise CloseConnection(str(exc)) from None
+    if single is not None:
+        return answer_single_produce(single, broker, peer)
     result = handler(body, RequestContext(broker, header, local_address, peer))
     if result is None:
         return None
