@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from minikafka.protocol.codec import (
     decode_peeked_request,

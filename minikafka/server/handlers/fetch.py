@@ -160,10 +160,12 @@ def handle_fetch(request: Any, ctx: RequestContext) -> dict[str, Any] | Deferred
 
 async def _long_poll(request: Any, ctx: RequestContext, partitions: list[tuple[str, int]],
                      deadline: float) -> dict[str, Any]:
+    # handle_fetch has just found too little, and nothing has run since (the first
+    # await is the wait, which registers before it sleeps): wait before reading again.
+    signals = ctx.broker.signals
     while True:
-        now = trio.current_time()
-        final = now >= deadline or ctx.broker.stopping or not partitions
+        await signals.wait(partitions, deadline - trio.current_time())
+        final = trio.current_time() >= deadline or ctx.broker.stopping
         response = fetch_nowait(request, ctx, final=final)
         if response is not None:
             return response
-        await ctx.broker.signals.wait(partitions, deadline - now)
