@@ -75,7 +75,13 @@ class _Leaves:
         self.names: list[str] = []
         self.locals: list[str] = []
 
-    def add(self, name: str) -> str:
+    def add(self, name: str, within: str | None = None) -> str:
+        """A local for the leaf ``name``, a field of an element of the array ``within``
+        (None at the top level). Inside an array the leaf's name is qualified by the
+        array's (``partitions_error_code``), so that names do not change between
+        versions that add or drop a field of the same name elsewhere."""
+        if within is not None:
+            name = f"{within}_{name}"
         if name in self.names:
             raise ValueError(f"leaf {name!r} appears twice in the unrolled structure")
         self.names.append(name)
@@ -84,17 +90,17 @@ class _Leaves:
         return local
 
 
-def _emit_read(con: Any, src: _Source, leaves: _Leaves) -> None:
+def _emit_read(con: Any, src: _Source, leaves: _Leaves, within: str | None = None) -> None:
     for fmtstr, run in _fields(con):
         if fmtstr is not None:
-            targets = ", ".join(leaves.add(sc.name) for sc in run)
+            targets = ", ".join(leaves.add(sc.name, within) for sc in run)
             src.line(f"{targets}, = {src.fixed(fmtstr)}.unpack_from(buf, pos)")
             src.line(f"pos += {struct.calcsize(fmtstr)}")
             continue
         field = run[0]
         element = _array_element(field)
         if element is None:
-            _emit_parse(field, src, leaves.add(field.name))
+            _emit_parse(field, src, leaves.add(field.name, within))
             continue
         # Exactly one element, else the general decoder takes over.
         if _bare(field).compact:
@@ -106,9 +112,9 @@ def _emit_read(con: Any, src: _Source, leaves: _Leaves) -> None:
             src.line("    return None")
             src.line("pos += 4")
         if isinstance(_bare(element), c.Struct):
-            _emit_read(element, src, leaves)
+            _emit_read(element, src, leaves, field.name)
         else:  # an array of plain values: its one value is the leaf
-            _emit_parse(element, src, leaves.add(field.name))
+            _emit_parse(element, src, leaves.add(field.name, within))
 
 
 def compile_unrolled_reader(structures: Sequence[Any]) -> tuple[tuple[str, ...], UnrolledReader]:
@@ -147,36 +153,42 @@ def compile_unrolled_reader(structures: Sequence[Any]) -> tuple[tuple[str, ...],
     return tuple(leaves.names), reader
 
 
-def _emit_write(con: Any, src: _Source, leaves: _Leaves, empty: frozenset[str]) -> None:
+def _emit_write(con: Any, src: _Source, leaves: _Leaves, empty: frozenset[str],
+                null: frozenset[str], within: str | None = None) -> None:
     for fmtstr, run in _fields(con):
         if fmtstr is not None:
-            values = ", ".join(leaves.add(sc.name) for sc in run)
+            values = ", ".join(leaves.add(sc.name, within) for sc in run)
             src.line(f"w({src.fixed(fmtstr)}.pack({values}))")
             continue
         field = run[0]
         element = _array_element(field)
         if element is None:
-            _emit_build(field, src, leaves.add(field.name))
+            _emit_build(field, src, leaves.add(field.name, within))
             continue
-        count = 0 if field.name in empty else 1
-        prefix = (bytes((count + 1,)) if _bare(field).compact
+        array = _bare(field)
+        if field.name in null and not array.nullable:
+            raise ValueError(f"array {field.name!r} cannot be null")
+        count = -1 if field.name in null else 0 if field.name in empty else 1
+        prefix = (bytes((count + 1,)) if array.compact
                   else count.to_bytes(4, "big", signed=True))
         src.line(f"w({prefix!r})")
-        if not count:
+        if count != 1:
             continue
         if isinstance(_bare(element), c.Struct):
-            _emit_write(element, src, leaves, empty)
+            _emit_write(element, src, leaves, empty, null, field.name)
         else:  # an array of plain values: its one value is the leaf
-            _emit_build(element, src, leaves.add(field.name))
+            _emit_build(element, src, leaves.add(field.name, within))
 
 
 _WRITER_NAMES = frozenset({"parts", "w", "c", "struct", "exc"})  # the writer's own names
 
 
-def compile_unrolled_writer(structures: Sequence[Any], empty: frozenset[str] = frozenset()
+def compile_unrolled_writer(structures: Sequence[Any], empty: frozenset[str] = frozenset(),
+                            null: frozenset[str] = frozenset()
                             ) -> tuple[tuple[str, ...], UnrolledWriter]:
     """(leaf names, writer) for ``structures`` written back to back, every array of one
-    element except those named in ``empty``, written with none.
+    element except those named in ``empty``, written with none, and the nullable ones
+    named in ``null``, written as null.
 
     The writer takes the leaves as keyword arguments and returns the bytes
     the general encoder writes for the same values. Like the general encoder
@@ -188,7 +200,7 @@ def compile_unrolled_writer(structures: Sequence[Any], empty: frozenset[str] = f
     src = _Source(code, depth=2)
     leaves = _Leaves(src)
     for structure in structures:
-        _emit_write(structure, src, leaves, empty)
+        _emit_write(structure, src, leaves, empty, null)
     _import_runtime(code)
     for name in leaves.names:
         if (not name.isidentifier() or name.startswith(("_", "fixed_"))

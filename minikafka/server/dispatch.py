@@ -41,6 +41,7 @@ from .broker import Broker, CloseConnection, Deferred, RequestContext
 from .config import Address
 from .handlers import HANDLERS, served_apis
 from .handlers.api_versions import unsupported_version_body
+from .handlers.fetch import encode_single_fetch
 from .handlers.produce import answer_single_produce, read_single_produce
 
 __all__ = ["BY_REFERENCE", "Response", "respond", "start_response"]
@@ -104,8 +105,12 @@ async def _encode_when_done(api: Api, header: RequestHeader, pending: Awaitable[
 
 
 def _encode(api: Api, header: RequestHeader, body: Any) -> Response:
-    if api is FETCH and _records_size(body) >= BY_REFERENCE:
-        return _encode_gathered(api, header.api_version, header.correlation_id, body)
+    if api is FETCH:
+        if _records_size(body) >= BY_REFERENCE:
+            return _encode_gathered(api, header.api_version, header.correlation_id, body)
+        single = encode_single_fetch(header.api_version, header.correlation_id, body)
+        if single is not None:
+            return single
     return encode_response(api, header.api_version, header.correlation_id, body)
 
 

@@ -26,6 +26,9 @@ import trio
 
 from minikafka.protocol import errors
 from minikafka.protocol.batch_header import BatchHeader, InvalidBatch
+from minikafka.protocol.headers import RESPONSE_HEADERS
+from minikafka.protocol.messages.fetch import FETCH
+from minikafka.protocol.unrolled import UnrolledWriter, compile_unrolled_writer
 from minikafka.storage.base import (
     OffsetOutOfRange,
     ReadResult,
@@ -36,7 +39,7 @@ from minikafka.storage.base import (
 
 from ..broker import Deferred, RequestContext
 
-__all__ = ["fetch_nowait", "handle_fetch"]
+__all__ = ["encode_single_fetch", "fetch_nowait", "handle_fetch"]
 
 
 def _partition(index: int, error_code: int = 0, *, high_watermark: int = -1,
@@ -169,3 +172,46 @@ async def _long_poll(request: Any, ctx: RequestContext, partitions: list[tuple[s
         response = fetch_nowait(request, ctx, final=final)
         if response is not None:
             return response
+
+
+# -- one topic, one partition: the shape of nearly every consumer's fetch -------------
+#
+# Its response is written by code generated from the declarations for exactly that
+# shape (``protocol.unrolled``), with no aborted transactions (there are none).
+
+def _unrolled_writers() -> dict[int, UnrolledWriter]:
+    writers: dict[int, UnrolledWriter] = {}
+    for version in FETCH.served:
+        _, writers[version] = compile_unrolled_writer(
+            [RESPONSE_HEADERS[FETCH.response_header_version(version)], FETCH.responses[version]],
+            null=frozenset({"aborted_transactions"}))
+    return writers
+
+
+_UNROLLED_WRITERS = _unrolled_writers()
+
+
+def encode_single_fetch(version: int, correlation_id: int, response: dict[str, Any]
+                        ) -> bytes | None:
+    """The payload the general encoder makes of ``response`` when it has that shape,
+    else None."""
+    topics = response["responses"]
+    if len(topics) != 1:
+        return None
+    topic = topics[0]
+    partitions = topic["partitions"]
+    if len(partitions) != 1:
+        return None
+    partition = partitions[0]
+    if partition["aborted_transactions"] is not None:
+        return None
+    return _UNROLLED_WRITERS[version](
+        correlation_id=correlation_id, throttle_time_ms=response["throttle_time_ms"],
+        error_code=response["error_code"], session_id=response["session_id"],
+        responses_topic=topic["topic"], partitions_partition_index=partition["partition_index"],
+        partitions_error_code=partition["error_code"],
+        partitions_high_watermark=partition["high_watermark"],
+        partitions_last_stable_offset=partition["last_stable_offset"],
+        partitions_log_start_offset=partition["log_start_offset"],
+        partitions_preferred_read_replica=partition["preferred_read_replica"],
+        partitions_records=partition["records"])

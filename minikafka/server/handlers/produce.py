@@ -261,7 +261,8 @@ def _final(request: Any, response: dict[str, Any]) -> dict[str, Any] | None:
 # request, and an fsync before answering.
 
 _REQUEST_LEAVES = ("request_api_key", "request_api_version", "correlation_id", "client_id",
-                   "transactional_id", "acks", "timeout_ms", "name", "index", "records")
+                   "transactional_id", "acks", "timeout_ms", "topic_data_name",
+                   "partition_data_index", "partition_data_records")
 _UNROLLED_REQUEST = PRODUCE.requests[3]
 _UNROLLED_VERSIONS = frozenset(
     version for version in PRODUCE.served
@@ -314,9 +315,11 @@ def answer_single_produce(values: tuple[Any, ...], broker: Broker, peer: str
             raise CloseConnection(f"acks=0 produce failed ({name}-{index}: {code})")
         return None
     response = _UNROLLED_WRITERS[version](
-        correlation_id=correlation_id, name=name, index=index, error_code=code,
-        base_offset=base_offset, log_append_time_ms=-1, log_start_offset=log_start_offset,
-        error_message=message, throttle_time_ms=0)
+        correlation_id=correlation_id, responses_name=name, partition_responses_index=index,
+        partition_responses_error_code=code, partition_responses_base_offset=base_offset,
+        partition_responses_log_append_time_ms=-1,
+        partition_responses_log_start_offset=log_start_offset,
+        partition_responses_error_message=message, throttle_time_ms=0)
     if woke:
         return Deferred(_after_woken_fetches(broker.signals, response), 0.0)
     return response
