@@ -90,49 +90,67 @@ class _Leaves:
         return local
 
 
-def _emit_read(con: Any, src: _Source, leaves: _Leaves, within: str | None = None) -> None:
+def _emit_read(con: Any, src: _Source, leaves: _Leaves, empty: frozenset[str],
+               within: str | None = None) -> str:
+    """Emit the reading of the Struct ``con``; the expression of its value as a dict."""
+    items: list[tuple[str, str]] = []
     for fmtstr, run in _fields(con):
         if fmtstr is not None:
-            targets = ", ".join(leaves.add(sc.name, within) for sc in run)
-            src.line(f"{targets}, = {src.fixed(fmtstr)}.unpack_from(buf, pos)")
+            targets = [leaves.add(sc.name, within) for sc in run]
+            src.line(f"{', '.join(targets)}, = {src.fixed(fmtstr)}.unpack_from(buf, pos)")
             src.line(f"pos += {struct.calcsize(fmtstr)}")
+            items += zip((sc.name for sc in run), targets, strict=True)
             continue
         field = run[0]
         element = _array_element(field)
         if element is None:
-            _emit_parse(field, src, leaves.add(field.name, within))
+            target = leaves.add(field.name, within)
+            _emit_parse(field, src, target)
+            items.append((field.name, target))
             continue
-        # Exactly one element, else the general decoder takes over.
+        # Exactly one element (none if named in ``empty``), else the general decoder
+        # takes over.
+        count = 0 if field.name in empty else 1
         if _bare(field).compact:
-            src.line("if buf[pos] != 2:")  # count + 1, as one varint byte
+            src.line(f"if buf[pos] != {count + 1}:")  # count + 1, as one varint byte
             src.line("    return None")
             src.line("pos += 1")
         else:
-            src.line(f"if {src.fixed('>i')}.unpack_from(buf, pos)[0] != 1:")
+            src.line(f"if {src.fixed('>i')}.unpack_from(buf, pos)[0] != {count}:")
             src.line("    return None")
             src.line("pos += 4")
-        if isinstance(_bare(element), c.Struct):
-            _emit_read(element, src, leaves, field.name)
+        if not count:
+            items.append((field.name, "[]"))
+        elif isinstance(_bare(element), c.Struct):
+            items.append((field.name, f"[{_emit_read(element, src, leaves, empty, field.name)}]"))
         else:  # an array of plain values: its one value is the leaf
-            _emit_parse(element, src, leaves.add(field.name, within))
+            target = leaves.add(field.name, within)
+            _emit_parse(element, src, target)
+            items.append((field.name, f"[{target}]"))
+    return "{" + ", ".join(f"{name!r}: {value}" for name, value in items) + "}"
 
 
-def compile_unrolled_reader(structures: Sequence[Any]) -> tuple[tuple[str, ...], UnrolledReader]:
-    """(leaf names, reader) for ``structures`` read back to back, every array of one element.
+def compile_unrolled_reader(structures: Sequence[Any], empty: frozenset[str] = frozenset(),
+                            *, nested: bool = False
+                            ) -> tuple[tuple[str, ...], UnrolledReader]:
+    """(leaf names, reader) for ``structures`` read back to back, every array of one element
+    except those named in ``empty``, which must have none.
 
-    The reader takes the whole buffer and returns the leaves as a tuple, or
-    None when the bytes are not exactly that shape, or are anything the
-    general decoder would refuse (so it decides what to do with them).
+    The reader takes the whole buffer and returns the leaves as a tuple (or,
+    ``nested``, each structure's value as plain dicts and lists, as the general
+    decoder gives it), or None when the bytes are not exactly that shape, or
+    are anything the general decoder would refuse (so it decides what to do
+    with them).
     """
     code = c.CodeGen()
     code.append("import struct\nimport construct as c")
     src = _Source(code, depth=2)
     leaves = _Leaves(src)
-    for structure in structures:
-        _emit_read(structure, src, leaves)
+    values = [_emit_read(structure, src, leaves, empty) for structure in structures]
     src.line("if pos != end:")
     src.line("    return None")
-    src.line(f"return ({''.join(local + ', ' for local in leaves.locals)})")
+    returned = values if nested else leaves.locals
+    src.line(f"return ({''.join(value + ', ' for value in returned)})")
     _import_runtime(code)
     code.append(_function(
         """

@@ -41,7 +41,7 @@ from .broker import Broker, CloseConnection, Deferred, RequestContext
 from .config import Address
 from .handlers import HANDLERS, served_apis
 from .handlers.api_versions import unsupported_version_body
-from .handlers.fetch import encode_single_fetch
+from .handlers.fetch import encode_single_fetch, read_single_fetch
 from .handlers.produce import answer_single_produce, read_single_produce
 
 __all__ = ["BY_REFERENCE", "Response", "respond", "start_response"]
@@ -79,7 +79,10 @@ def start_response(payload: bytes, broker: Broker, *, local_address: Address,
         single = (read_single_produce(payload, fixed.api_version, broker) if api is PRODUCE
                   else None)
         if single is None:
-            header, body = decode_peeked_request(api, fixed, payload)
+            # as is nearly every Fetch (see handlers.fetch)
+            decoded = read_single_fetch(payload, fixed) if api is FETCH else None
+            header, body = (decoded if decoded is not None
+                            else decode_peeked_request(api, fixed, payload))
     except DecodeError as exc:
         raise CloseConnection(str(exc)) from None
     if single is not None:

@@ -95,6 +95,10 @@ def test_reader_matches_the_general_decoder(structure: Any, data: st.DataObject)
     expected = plain(p.compile_structure(structure).parse(encoded))
     leaves = reader(memoryview(encoded))
     assert (None if leaves is None else plain(list(leaves))) == plain(_leaves(structure, expected))
+    # nested: the value itself, as plain dicts and lists
+    _, nested_reader = compile_unrolled_reader([structure], nested=True)
+    nested = nested_reader(memoryview(encoded))
+    assert (None if nested is None else plain(nested[0])) == (None if leaves is None else expected)
     # Cut anywhere, or with a byte more, the general decoder refuses it: so must the reader.
     if encoded:
         cut = data.draw(st.integers(0, len(encoded) - 1))
@@ -189,3 +193,16 @@ def test_leaves_inside_arrays_are_named_after_their_array() -> None:
     assert names == ("request_api_key", "request_api_version", "correlation_id", "client_id",
                      "transactional_id", "acks", "timeout_ms", "topic_data_name",
                      "partition_data_index", "partition_data_records")
+
+
+@_PRODUCE
+@given(body=strategy(PRODUCE.requests[3]))
+def test_arrays_named_empty_must_be_empty(body: Any) -> None:
+    # topic_data with no element: the only shape this reader takes
+    _, reader = compile_unrolled_reader([PRODUCE.requests[3]], frozenset({"topic_data"}),
+                                        nested=True)
+    value = reader(memoryview(PRODUCE.requests[3].build(body)))
+    if body["topic_data"]:
+        assert value is None
+    else:
+        assert value == (plain(body),)

@@ -1,8 +1,11 @@
-"""A one-partition Fetch response written by the unrolled writer is what the general encoder writes.
+"""One-partition Fetch requests and responses through the unrolled code, as the general codec.
 
-``dispatch`` encodes a Fetch response of one topic and one partition (with
-no aborted transactions, as MiniKafka never has any) with
-``encode_single_fetch``; any other response goes to the general encoder.
+``dispatch`` reads a Fetch request of one topic and one partition (and no
+forgotten topics) with ``read_single_fetch``, and encodes a response of one
+topic and one partition (with no aborted transactions, as MiniKafka never
+has any) with ``encode_single_fetch``; anything else goes to the general
+decoder and encoder. Both must give exactly what the general codec gives,
+and the reader must refuse whatever the general decoder refuses.
 """
 
 from __future__ import annotations
@@ -13,11 +16,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minikafka.protocol.codec import encode_response
+from minikafka.protocol.codec import (
+    DecodeError,
+    decode_peeked_request,
+    encode_request,
+    encode_response,
+    peek_request_header,
+)
 from minikafka.protocol.messages.fetch import FETCH
-from minikafka.server.handlers.fetch import encode_single_fetch
+from minikafka.server.handlers.fetch import encode_single_fetch, read_single_fetch
 
-from ..protocol.structures import strategy
+from ..protocol.structures import plain, strategy
 
 _SETTINGS = settings(max_examples=60, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow])
@@ -64,3 +73,42 @@ def test_records_given_as_a_view_are_written_whole() -> None:
     single = encode_single_fetch(11, 3, body)
     assert single == encode_response(FETCH, 11, 3, body)
     assert single is not None and single.endswith(b"\x00\x00\x00\x06234567")
+
+
+def _one_partition_request(version: int) -> st.SearchStrategy[Any]:
+    topic = next(sub for sub in FETCH.requests[version].subcons if sub.name == "topics")
+    element = topic.subcon.subcon
+    partition = element.subcons[-1].subcon.subcon
+    return st.tuples(st.text(max_size=20), strategy(partition))
+
+
+@pytest.mark.parametrize("version", FETCH.served)
+@_SETTINGS
+@given(data=st.data())
+def test_single_partition_request_is_read_as_the_general_decoder_reads_it(
+        version: int, data: st.DataObject) -> None:
+    body = data.draw(strategy(FETCH.requests[version]))
+    if data.draw(st.booleans()):  # the one-partition shape
+        name, partition = data.draw(_one_partition_request(version))
+        body["topics"] = [{"topic": name, "partitions": [partition]}]
+        if "forgotten_topics_data" in body:
+            body["forgotten_topics_data"] = []
+    client_id = data.draw(st.none() | st.text(max_size=10))
+    payload = encode_request(FETCH, version, 5, body, client_id=client_id)
+    fixed = peek_request_header(payload)
+    header, expected = decode_peeked_request(FETCH, fixed, payload)
+    single = read_single_fetch(payload, fixed)
+    shaped = (len(body["topics"]) == 1 and len(body["topics"][0]["partitions"]) == 1
+              and not body.get("forgotten_topics_data"))
+    if not shaped:
+        assert single is None
+        return
+    assert single is not None
+    assert single[0] == header
+    assert plain(single[1]) == plain(expected)
+    # cut short, or with a byte more, the general decoder refuses it, and so does the reader
+    cut = data.draw(st.integers(8, len(payload) - 1))
+    with pytest.raises(DecodeError):
+        decode_peeked_request(FETCH, fixed, payload[:cut])
+    assert read_single_fetch(payload[:cut], fixed) is None
+    assert read_single_fetch(payload + b"\x00", fixed) is None

@@ -26,9 +26,15 @@ import trio
 
 from minikafka.protocol import errors
 from minikafka.protocol.batch_header import BatchHeader, InvalidBatch
-from minikafka.protocol.headers import RESPONSE_HEADERS
+from minikafka.protocol.codec import RequestHeader
+from minikafka.protocol.headers import REQUEST_HEADERS, RESPONSE_HEADERS
 from minikafka.protocol.messages.fetch import FETCH
-from minikafka.protocol.unrolled import UnrolledWriter, compile_unrolled_writer
+from minikafka.protocol.unrolled import (
+    UnrolledReader,
+    UnrolledWriter,
+    compile_unrolled_reader,
+    compile_unrolled_writer,
+)
 from minikafka.storage.base import (
     OffsetOutOfRange,
     ReadResult,
@@ -39,7 +45,7 @@ from minikafka.storage.base import (
 
 from ..broker import Deferred, RequestContext
 
-__all__ = ["encode_single_fetch", "fetch_nowait", "handle_fetch"]
+__all__ = ["encode_single_fetch", "fetch_nowait", "handle_fetch", "read_single_fetch"]
 
 
 def _partition(index: int, error_code: int = 0, *, high_watermark: int = -1,
@@ -176,8 +182,36 @@ async def _long_poll(request: Any, ctx: RequestContext, partitions: list[tuple[s
 
 # -- one topic, one partition: the shape of nearly every consumer's fetch -------------
 #
-# Its response is written by code generated from the declarations for exactly that
-# shape (``protocol.unrolled``), with no aborted transactions (there are none).
+# Such a request (without forgotten topics: no fetch sessions here) is read by code
+# generated from the declarations for exactly that shape (``protocol.unrolled``), as
+# plain dicts and lists; any other, including any the general decoder would refuse,
+# goes to the general decoder. A response of that shape, with no aborted transactions
+# (there are none), is written the same way.
+
+def _unrolled_readers() -> dict[int, UnrolledReader]:
+    readers: dict[int, UnrolledReader] = {}
+    for version in FETCH.served:
+        _, readers[version] = compile_unrolled_reader(
+            [REQUEST_HEADERS[FETCH.request_header_version(version)], FETCH.requests[version]],
+            empty=frozenset({"forgotten_topics_data"}), nested=True)
+    return readers
+
+
+_UNROLLED_READERS = _unrolled_readers()
+
+
+def read_single_fetch(payload: bytes, fixed: RequestHeader
+                      ) -> tuple[RequestHeader, dict[str, Any]] | None:
+    """(header, body) as the general decoder gives them, for a request of that shape
+    in a served version; None for any other."""
+    reader = _UNROLLED_READERS.get(fixed.api_version)
+    values = reader(memoryview(payload)) if reader is not None else None
+    if values is None:
+        return None
+    header, body = values
+    return RequestHeader(fixed.api_key, fixed.api_version, fixed.correlation_id,
+                         header["client_id"]), body
+
 
 def _unrolled_writers() -> dict[int, UnrolledWriter]:
     writers: dict[int, UnrolledWriter] = {}
