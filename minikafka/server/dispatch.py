@@ -33,6 +33,7 @@ from minikafka.protocol.codec import (
 from minikafka.protocol.headers import RESPONSE_HEADERS
 from minikafka.protocol.messages.api_versions import API_VERSIONS
 from minikafka.protocol.messages.fetch import FETCH
+from minikafka.protocol.messages.produce import PRODUCE
 from minikafka.protocol.primitives import compile_structure
 from minikafka.protocol.registry import api_for_key
 
@@ -40,6 +41,8 @@ from .broker import Broker, CloseConnection, Deferred, RequestContext
 from .config import Address
 from .handlers import HANDLERS, served_apis
 from .handlers.api_versions import unsupported_version_body
+from .handlers.fetch import encode_single_fetch, read_single_fetch
+from .handlers.produce import answer_single_produce, read_single_produce
 
 __all__ = ["BY_REFERENCE", "Response", "respond", "start_response"]
 
@@ -71,9 +74,19 @@ def start_response(payload: bytes, broker: Broker, *, local_address: Address,
                                        unsupported_version_body(served_apis()))
             raise CloseConnection(f"{api.name} v{fixed.api_version} is not served "
                                   f"(versions {lowest}-{api.served.stop - 1} are)")
-        header, body = decode_peeked_request(api, fixed, payload)
+        # A Produce to one partition, nearly every Produce, is read and answered
+        # without the general decoder and encoder (see handlers.produce).
+        single = (read_single_produce(payload, fixed.api_version, broker) if api is PRODUCE
+                  else None)
+        if single is None:
+            # as is nearly every Fetch (see handlers.fetch)
+            decoded = read_single_fetch(payload, fixed) if api is FETCH else None
+            header, body = (decoded if decoded is not None
+                            else decode_peeked_request(api, fixed, payload))
     except DecodeError as exc:
         raise CloseConnection(str(exc)) from None
+    if single is not None:
+        return answer_single_produce(single, broker, peer)
     result = handler(body, RequestContext(broker, header, local_address, peer))
     if result is None:
         return None
@@ -95,8 +108,12 @@ async def _encode_when_done(api: Api, header: RequestHeader, pending: Awaitable[
 
 
 def _encode(api: Api, header: RequestHeader, body: Any) -> Response:
-    if api is FETCH and _records_size(body) >= BY_REFERENCE:
-        return _encode_gathered(api, header.api_version, header.correlation_id, body)
+    if api is FETCH:
+        if _records_size(body) >= BY_REFERENCE:
+            return _encode_gathered(api, header.api_version, header.correlation_id, body)
+        single = encode_single_fetch(header.api_version, header.correlation_id, body)
+        if single is not None:
+            return single
     return encode_response(api, header.api_version, header.correlation_id, body)
 
 

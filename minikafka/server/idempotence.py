@@ -28,6 +28,7 @@ from minikafka.protocol.batch_header import BatchHeader
 from minikafka.storage.base import Clock
 
 __all__ = [
+    "ACCEPT",
     "CACHED_BATCHES",
     "PRODUCER_EXPIRATION_MS",
     "Accept",
@@ -64,7 +65,7 @@ class Reject:
 
 
 Verdict = Accept | Duplicate | Reject
-_ACCEPT = Accept()  # immutable and without fields: one serves every batch
+ACCEPT = Accept()  # immutable and without fields: the one verdict every accepted batch gets
 
 
 @attrs.frozen
@@ -110,10 +111,10 @@ class ProducerStates:
     def check(self, topic: str, partition: int, header: BatchHeader) -> Verdict:
         """Whether the batch with this header may be appended to the partition."""
         if header.producer_id == NO_PRODUCER_ID:
-            return _ACCEPT
+            return ACCEPT
         state = self._states.get((topic, partition, header.producer_id))
         if state is None:
-            return _ACCEPT
+            return ACCEPT
         if header.producer_epoch < state.epoch:
             return Reject(
                 errors.InvalidProducerEpochError.code,
@@ -125,7 +126,7 @@ class ProducerStates:
                     errors.OutOfOrderSequenceNumberError.code,
                     f"a new epoch must start at sequence 0, not {header.base_sequence}",
                 )
-            return _ACCEPT
+            return ACCEPT
         last = last_sequence(header)
         for stored in state.batches:
             if stored.first_sequence == header.base_sequence and stored.last_sequence == last:
@@ -136,7 +137,7 @@ class ProducerStates:
                 errors.OutOfOrderSequenceNumberError.code,
                 f"expected sequence {expected}, got {header.base_sequence}",
             )
-        return _ACCEPT
+        return ACCEPT
 
     def record(self, topic: str, partition: int, header: BatchHeader, base_offset: int) -> None:
         """Remember an appended batch so that a retry of it is recognised."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from minikafka.cli.serve import freeze_startup_objects
 
 BAD_VALUES = {
     "MINIKAFKA_HOST": ("localhost", "host:port, [ipv6]:port, or :port"),
@@ -136,3 +139,14 @@ def test_a_data_directory_in_use_by_another_broker_is_refused(tmp_path: Path) ->
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=30)
     assert first.returncode == 0
+
+
+def test_what_startup_made_is_frozen_out_of_the_collector() -> None:
+    before = gc.get_freeze_count()
+    survivor = [object()]  # something startup made, still referenced
+    try:
+        freeze_startup_objects()
+        assert gc.get_freeze_count() > before
+        assert not any(obj is survivor for obj in gc.get_objects())  # no generation holds it
+    finally:
+        gc.unfreeze()

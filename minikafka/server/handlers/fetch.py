@@ -26,6 +26,15 @@ import trio
 
 from minikafka.protocol import errors
 from minikafka.protocol.batch_header import BatchHeader, InvalidBatch
+from minikafka.protocol.codec import RequestHeader
+from minikafka.protocol.headers import REQUEST_HEADERS, RESPONSE_HEADERS
+from minikafka.protocol.messages.fetch import FETCH
+from minikafka.protocol.unrolled import (
+    UnrolledReader,
+    UnrolledWriter,
+    compile_unrolled_reader,
+    compile_unrolled_writer,
+)
 from minikafka.storage.base import (
     OffsetOutOfRange,
     ReadResult,
@@ -36,7 +45,7 @@ from minikafka.storage.base import (
 
 from ..broker import Deferred, RequestContext
 
-__all__ = ["fetch_nowait", "handle_fetch"]
+__all__ = ["encode_single_fetch", "fetch_nowait", "handle_fetch", "read_single_fetch"]
 
 
 def _partition(index: int, error_code: int = 0, *, high_watermark: int = -1,
@@ -160,10 +169,83 @@ def handle_fetch(request: Any, ctx: RequestContext) -> dict[str, Any] | Deferred
 
 async def _long_poll(request: Any, ctx: RequestContext, partitions: list[tuple[str, int]],
                      deadline: float) -> dict[str, Any]:
+    # handle_fetch has just found too little, and nothing has run since (the first
+    # await is the wait, which registers before it sleeps): wait before reading again.
+    signals = ctx.broker.signals
     while True:
-        now = trio.current_time()
-        final = now >= deadline or ctx.broker.stopping or not partitions
+        await signals.wait(partitions, deadline - trio.current_time())
+        final = trio.current_time() >= deadline or ctx.broker.stopping
         response = fetch_nowait(request, ctx, final=final)
         if response is not None:
             return response
-        await ctx.broker.signals.wait(partitions, deadline - now)
+
+
+# -- one topic, one partition: the shape of nearly every consumer's fetch -------------
+#
+# Such a request (without forgotten topics: no fetch sessions here) is read by code
+# generated from the declarations for exactly that shape (``protocol.unrolled``), as
+# plain dicts and lists; any other, including any the general decoder would refuse,
+# goes to the general decoder. A response of that shape, with no aborted transactions
+# (there are none), is written the same way.
+
+def _unrolled_readers() -> dict[int, UnrolledReader]:
+    readers: dict[int, UnrolledReader] = {}
+    for version in FETCH.served:
+        _, readers[version] = compile_unrolled_reader(
+            [REQUEST_HEADERS[FETCH.request_header_version(version)], FETCH.requests[version]],
+            empty=frozenset({"forgotten_topics_data"}), nested=True)
+    return readers
+
+
+_UNROLLED_READERS = _unrolled_readers()
+
+
+def read_single_fetch(payload: bytes, fixed: RequestHeader
+                      ) -> tuple[RequestHeader, dict[str, Any]] | None:
+    """(header, body) as the general decoder gives them, for a request of that shape
+    in a served version; None for any other."""
+    reader = _UNROLLED_READERS.get(fixed.api_version)
+    values = reader(memoryview(payload)) if reader is not None else None
+    if values is None:
+        return None
+    header, body = values
+    return RequestHeader(fixed.api_key, fixed.api_version, fixed.correlation_id,
+                         header["client_id"]), body
+
+
+def _unrolled_writers() -> dict[int, UnrolledWriter]:
+    writers: dict[int, UnrolledWriter] = {}
+    for version in FETCH.served:
+        _, writers[version] = compile_unrolled_writer(
+            [RESPONSE_HEADERS[FETCH.response_header_version(version)], FETCH.responses[version]],
+            null=frozenset({"aborted_transactions"}))
+    return writers
+
+
+_UNROLLED_WRITERS = _unrolled_writers()
+
+
+def encode_single_fetch(version: int, correlation_id: int, response: dict[str, Any]
+                        ) -> bytes | None:
+    """The payload the general encoder makes of ``response`` when it has that shape,
+    else None."""
+    topics = response["responses"]
+    if len(topics) != 1:
+        return None
+    topic = topics[0]
+    partitions = topic["partitions"]
+    if len(partitions) != 1:
+        return None
+    partition = partitions[0]
+    if partition["aborted_transactions"] is not None:
+        return None
+    return _UNROLLED_WRITERS[version](
+        correlation_id=correlation_id, throttle_time_ms=response["throttle_time_ms"],
+        error_code=response["error_code"], session_id=response["session_id"],
+        responses_topic=topic["topic"], partitions_partition_index=partition["partition_index"],
+        partitions_error_code=partition["error_code"],
+        partitions_high_watermark=partition["high_watermark"],
+        partitions_last_stable_offset=partition["last_stable_offset"],
+        partitions_log_start_offset=partition["log_start_offset"],
+        partitions_preferred_read_replica=partition["preferred_read_replica"],
+        partitions_records=partition["records"])

@@ -25,24 +25,34 @@ its metadata, as Kafka does.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import trio
 
 from minikafka.protocol import errors
 from minikafka.protocol.batch_header import BatchHeader, InvalidBatch, iter_batches
+from minikafka.protocol.headers import REQUEST_HEADERS, RESPONSE_HEADERS
 from minikafka.protocol.messages.produce import PRODUCE
+from minikafka.protocol.unrolled import (
+    UnrolledReader,
+    UnrolledWriter,
+    compile_unrolled_reader,
+    compile_unrolled_writer,
+)
 from minikafka.storage.base import StorageError, StorageFailure, UnknownTopic
 
-from ..broker import CloseConnection, Deferred, RequestContext
-from ..idempotence import Duplicate, Reject
+from ..broker import Broker, CloseConnection, Deferred, RequestContext
+from ..idempotence import ACCEPT, Duplicate, Reject
+from ..signals import PartitionSignals
 
-__all__ = ["PendingSync", "handle_produce", "produce_nowait"]
+__all__ = ["PendingSync", "answer_single_produce", "handle_produce", "produce_nowait",
+           "read_single_produce"]
 
 logger = logging.getLogger(__name__)
 
 _VALID_ACKS = (0, 1, -1)
+_T = TypeVar("_T")
 
 
 @attrs.define
@@ -68,7 +78,7 @@ def _answer(index: int, error_code: int = 0, message: str | None = None, *,
     }
 
 
-def _check(ctx: RequestContext, records: Any, transactional: bool) -> list[BatchHeader]:
+def _check(broker: Broker, records: Any, transactional: bool) -> list[BatchHeader]:
     """The headers of a partition's batches, or KafkaError saying why they are refused."""
     if not records:
         raise errors.CorruptMessageError("no record batch")
@@ -76,7 +86,7 @@ def _check(ctx: RequestContext, records: Any, transactional: bool) -> list[Batch
         headers = [header for _, header in iter_batches(records)]
     except InvalidBatch as exc:
         raise errors.CorruptMessageError(str(exc)) from None
-    limit = ctx.broker.config.max_message_bytes
+    limit = broker.config.max_message_bytes
     for header in headers:
         if header.size > limit:
             raise errors.MessageTooLargeError(
@@ -96,22 +106,25 @@ def _check(ctx: RequestContext, records: Any, transactional: bool) -> list[Batch
     return headers
 
 
-def _produce_partition(
-    ctx: RequestContext, topic: str, index: int, records: Any, transactional: bool
-) -> tuple[dict[str, Any], int | None]:
-    """Store one partition's batches: (its response entry, next offset if something was stored)."""
-    broker = ctx.broker
+# What storing one partition's batches came to: (error code, error message, base offset,
+# log start offset, the next offset when something was stored, else None).
+_Outcome = tuple[int, "str | None", int, int, "int | None"]
+
+
+def _produce_partition(broker: Broker, peer: str, topic: str, index: int, records: Any,
+                       transactional: bool) -> _Outcome:
+    """Store one partition's batches; what that came to (see ``_Outcome``)."""
     storage = broker.storage
     try:
-        headers = _check(ctx, records, transactional)
+        headers = _check(broker, records, transactional)
         verdict = broker.producers.check(topic, index, headers[0])
-        if isinstance(verdict, Reject):
-            raise errors.for_code(verdict.error_code)(verdict.message)
-        if isinstance(verdict, Duplicate):
+        if verdict is not ACCEPT:
+            if isinstance(verdict, Reject):
+                raise errors.for_code(verdict.error_code)(verdict.message)
+            assert isinstance(verdict, Duplicate)
             logger.debug("%s retried a batch of %s-%d already stored at %d",
-                         ctx.peer, topic, index, verdict.base_offset)
-            return _answer(index, base_offset=verdict.base_offset,
-                           log_start_offset=storage.log_start_offset(topic, index)), None
+                         peer, topic, index, verdict.base_offset)
+            return 0, None, verdict.base_offset, storage.log_start_offset(topic, index), None
         if len(headers) == 1:
             batches = [records]
         else:
@@ -123,17 +136,15 @@ def _produce_partition(
         result = storage.append_nowait(topic, index, batches, headers=headers)
     except errors.KafkaError as exc:
         logger.warning("%s: produce to %s-%d refused with %s: %s",
-                       ctx.peer, topic, index, exc.name, exc.message)
-        return _answer(index, exc.code, exc.message), None
+                       peer, topic, index, exc.name, exc.message)
+        return exc.code, exc.message, -1, -1, None
     except UnknownTopic:
-        return _answer(index, errors.UnknownTopicOrPartitionError.code), None
+        return errors.UnknownTopicOrPartitionError.code, None, -1, -1, None
     except StorageError as exc:
         logger.error("produce to %s-%d failed in storage: %s", topic, index, exc)
-        return _answer(index, errors.KafkaStorageError.code, str(exc)), None
+        return errors.KafkaStorageError.code, str(exc), -1, -1, None
     broker.producers.record(topic, index, headers[0], result.base_offset)
-    answer = _answer(index, base_offset=result.base_offset,
-                     log_start_offset=result.log_start_offset)
-    return answer, result.last_offset + 1
+    return 0, None, result.base_offset, result.log_start_offset, result.last_offset + 1
 
 
 def produce_nowait(request: Any, ctx: RequestContext
@@ -168,8 +179,10 @@ def produce_nowait(request: Any, ctx: RequestContext
             if refusal is not None:
                 answers.append(_answer(index, *refusal))
                 continue
-            answer, next_offset = _produce_partition(ctx, name, index, data["records"],
-                                                     transactional)
+            code, message, base_offset, log_start_offset, next_offset = _produce_partition(
+                ctx.broker, ctx.peer, name, index, data["records"], transactional)
+            answer = _answer(index, code, message, base_offset=base_offset,
+                             log_start_offset=log_start_offset)
             answers.append(answer)
             if next_offset is not None:
                 woke |= ctx.broker.signals.notify(name, index)
@@ -194,26 +207,28 @@ def handle_produce(request: Any, ctx: RequestContext) -> dict[str, Any] | Deferr
 
     Answered at once, unless the storage acknowledges only after an fsync
     (then deferred, without a bound, until it is on disk), or a fetch was
-    woken (then deferred by two yields; see ``dispatch.start_response``).
+    woken (then deferred by two yields; see ``_after_woken_fetches``).
     """
     response, pending, woke = produce_nowait(request, ctx)
     if pending:
         return Deferred(_answer_when_durable(request, ctx, response, pending), None)
     if woke and request["acks"] != 0:
-        return Deferred(_answer_after_woken_fetches(request, ctx, response), 0.0)
+        return Deferred(_after_woken_fetches(ctx.broker.signals, response), 0.0)
     return _final(request, response)
 
 
-async def _answer_after_woken_fetches(request: Any, ctx: RequestContext,
-                                      response: dict[str, Any]) -> dict[str, Any] | None:
-    # The consumers waiting for these messages get them first: their fetches run
-    # (and send) before this producer's acknowledgement is encoded and sent. Trio
-    # runs the tasks woken in one step in either order in the next, hence up to two
-    # yields: the second only when a woken fetch has not had its turn in the first.
+async def _after_woken_fetches(signals: PartitionSignals, answer: _T) -> _T:
+    """``answer``, once the fetches this produce woke have run.
+
+    The consumers waiting for these messages get them first: their fetches run
+    (and send) before this producer's acknowledgement is sent. Trio runs the
+    tasks woken in one step in either order in the next, hence up to two
+    yields: the second only when a woken fetch has not had its turn in the first.
+    """
     await trio.lowlevel.cancel_shielded_checkpoint()
-    if ctx.broker.signals.unresumed:
+    if signals.unresumed:
         await trio.lowlevel.cancel_shielded_checkpoint()
-    return _final(request, response)
+    return answer
 
 
 async def _answer_when_durable(request: Any, ctx: RequestContext, response: dict[str, Any],
@@ -233,4 +248,78 @@ def _final(request: Any, response: dict[str, Any]) -> dict[str, Any] | None:
         if failed:
             raise CloseConnection("acks=0 produce failed (" + ", ".join(failed) + ")")
         return None
+    return response
+
+
+# -- one topic, one partition: the shape of nearly every Produce ---------------------
+#
+# Such a request is read by code generated from the declarations for exactly that
+# shape (``protocol.unrolled``): plain values, no Containers, and its response is
+# written the same way. Everything else, including every request the general decoder
+# would refuse, goes the general way (``handle_produce``), as do the cases that need
+# more than one partition's answer: a version or acks value refused for the whole
+# request, and an fsync before answering.
+
+_REQUEST_LEAVES = ("request_api_key", "request_api_version", "correlation_id", "client_id",
+                   "transactional_id", "acks", "timeout_ms", "topic_data_name",
+                   "partition_data_index", "partition_data_records")
+_UNROLLED_REQUEST = PRODUCE.requests[3]
+_UNROLLED_VERSIONS = frozenset(
+    version for version in PRODUCE.served
+    if PRODUCE.requests[version] is _UNROLLED_REQUEST
+    and PRODUCE.request_header_version(version) == 1)
+
+
+def _unrolled_codecs() -> tuple[UnrolledReader, dict[int, UnrolledWriter]]:
+    names, reader = compile_unrolled_reader(
+        [REQUEST_HEADERS[1], _UNROLLED_REQUEST])
+    if names != _REQUEST_LEAVES:
+        raise RuntimeError(f"the Produce request declaration changed: its leaves are {names}")
+    writers: dict[int, UnrolledWriter] = {}
+    for version in sorted(_UNROLLED_VERSIONS):
+        _, writers[version] = compile_unrolled_writer(
+            [RESPONSE_HEADERS[PRODUCE.response_header_version(version)],
+             PRODUCE.responses[version]],
+            empty=frozenset({"record_errors"}))  # MiniKafka reports no per-record errors
+    return reader, writers
+
+
+_read_unrolled, _UNROLLED_WRITERS = _unrolled_codecs()
+
+
+def read_single_produce(payload: bytes, version: int, broker: Broker) -> tuple[Any, ...] | None:
+    """The request's values when it is one batch set for one partition that this
+    path answers (see above), else None: then ``handle_produce`` answers it."""
+    if version not in _UNROLLED_VERSIONS:
+        return None
+    values = _read_unrolled(memoryview(payload))
+    if values is None:
+        return None
+    acks = values[5]
+    if acks not in _VALID_ACKS or (acks != 0 and broker.storage.sync_on_append):
+        return None
+    return values
+
+
+def answer_single_produce(values: tuple[Any, ...], broker: Broker, peer: str
+                          ) -> bytes | Deferred | None:
+    """What ``handle_produce`` answers for the request ``read_single_produce`` read,
+    already encoded: the response payload, a Deferred one, or None for acks=0."""
+    (_, version, correlation_id, _, transactional_id, acks, _, name, index,
+     records) = values
+    code, message, base_offset, log_start_offset, next_offset = _produce_partition(
+        broker, peer, name, index, records, transactional_id is not None)
+    woke = next_offset is not None and broker.signals.notify(name, index)
+    if acks == 0:
+        if code:
+            raise CloseConnection(f"acks=0 produce failed ({name}-{index}: {code})")
+        return None
+    response = _UNROLLED_WRITERS[version](
+        correlation_id=correlation_id, responses_name=name, partition_responses_index=index,
+        partition_responses_error_code=code, partition_responses_base_offset=base_offset,
+        partition_responses_log_append_time_ms=-1,
+        partition_responses_log_start_offset=log_start_offset,
+        partition_responses_error_message=message, throttle_time_ms=0)
+    if woke:
+        return Deferred(_after_woken_fetches(broker.signals, response), 0.0)
     return response
