@@ -29,7 +29,7 @@ import attrs
 
 from minikafka.protocol.api import Api
 from minikafka.protocol.batch_header import BatchHeader
-from minikafka.protocol.codec import SingleShapeReader, decode_response
+from minikafka.protocol.codec import decode_response
 from minikafka.protocol.compression import Codec
 from minikafka.protocol.errors import KafkaError, RemoteProtocolError, error_for_code, for_code
 from minikafka.protocol.records import (
@@ -40,6 +40,7 @@ from minikafka.protocol.records import (
     decode_records,
 )
 from minikafka.protocol.registry import api_by_name
+from minikafka.protocol.unrolled import ResponseReader
 
 from ._partitioner import StickyPartitions, partition_for_key
 from .errors import ClientClosed, ClientError
@@ -828,13 +829,12 @@ class ProducerSession:
 
 
 # What a producer needs of a Produce response: its partition's outcome. Read
-# straight from the bytes when the response is about that one partition alone.
-_PRODUCE_OUTCOME = SingleShapeReader(
-    _PRODUCE, ("body.responses", "body.responses.partition_responses"),
-    ("body.responses.name", "body.responses.partition_responses.index",
-     "body.responses.partition_responses.error_code",
-     "body.responses.partition_responses.error_message",
-     "body.responses.partition_responses.base_offset"))
+# straight from the bytes when the response is about that one partition alone
+# (per-record errors, which a Kafka broker sends as an empty list, read whole).
+_PRODUCE_OUTCOME = ResponseReader(
+    _PRODUCE, ("responses_name", "partition_responses_index", "partition_responses_error_code",
+               "partition_responses_error_message", "partition_responses_base_offset"),
+    whole=frozenset({"record_errors"}))
 
 ProduceOutcome = tuple[int | None, str | None, int]
 _NO_OUTCOME: ProduceOutcome = (None, None, -1)  # the response has no result for the partition
@@ -1121,12 +1121,12 @@ class ConsumerSession:
 
 # What a consumer without a group needs of a Fetch response: its partition's
 # error, high watermark and records. Read straight from the bytes when the
-# response is about that one partition alone.
-_FETCH_OUTCOME = SingleShapeReader(
-    _FETCH, ("body.responses", "body.responses.partitions"),
-    ("body.error_code", "body.responses.topic", "body.responses.partitions.partition_index",
-     "body.responses.partitions.error_code", "body.responses.partitions.high_watermark",
-     "body.responses.partitions.records"))
+# response is about that one partition alone (aborted transactions, null or
+# empty from a Kafka broker, read whole).
+_FETCH_OUTCOME = ResponseReader(
+    _FETCH, ("error_code", "responses_topic", "partitions_partition_index",
+             "partitions_error_code", "partitions_high_watermark", "partitions_records"),
+    whole=frozenset({"aborted_transactions"}))
 
 FetchOutcome = tuple[int, int, bytes | memoryview | None]
 

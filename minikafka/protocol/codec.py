@@ -24,13 +24,12 @@ import construct as c
 from .api import Api
 from .errors import LocalProtocolError, RemoteProtocolError
 from .headers import REQUEST_HEADERS, RESPONSE_HEADERS
-from .primitives import ViewReader, compile_single_reader, compile_structure
+from .primitives import ViewReader, compile_structure
 from .registry import api_for_key
 
 __all__ = [
     "DecodeError",
     "RequestHeader",
-    "SingleShapeReader",
     "UnknownApi",
     "UnsupportedVersion",
     "decode_peeked_request",
@@ -219,35 +218,3 @@ def encode_response(api: Api, version: int, correlation_id: int, body: Any) -> b
     _build(api.response(version), body, out, api, version, "response")
     return out.getvalue()
 
-
-class SingleShapeReader:
-    """Reads some fields of ``api``'s responses that have one common shape, as plain values.
-
-    ``compile_single_reader`` over each version's response header and body,
-    compiled when a version is first read: field and array names start with
-    ``header.`` or ``body.``. Calling it with a version and a payload gives
-    the fields' values in order, or None where the payload has another shape
-    or does not decode; the caller then decodes it with ``decode_response``,
-    which reads every shape and says what is wrong with bad bytes.
-    """
-
-    def __init__(self, api: Api, arrays: tuple[str, ...], fields: tuple[str, ...]) -> None:
-        self.api = api
-        self.arrays = arrays
-        self.fields = fields
-        self._readers: dict[int, Any] = {}
-
-    def __call__(self, version: int, payload: bytes | memoryview) -> tuple[Any, ...] | None:
-        read = self._readers.get(version)
-        if read is None:
-            if version not in self.api.responses:
-                return None
-            read = self._readers[version] = compile_single_reader(
-                c.Struct("header" / RESPONSE_HEADERS[self.api.response_header_version(version)],
-                         "body" / self.api.responses[version]),
-                self.arrays, self.fields)
-        try:
-            values: tuple[Any, ...] | None = read(payload)
-        except (c.ConstructError, ValueError, IndexError, struct.error):
-            return None  # UnicodeDecodeError is a ValueError
-        return values

@@ -27,7 +27,7 @@ import io
 import struct
 import textwrap
 import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -61,7 +61,6 @@ __all__ = [
     "VarInt",
     "VarLong",
     "ViewReader",
-    "compile_single_reader",
     "compile_structure",
 ]
 
@@ -747,84 +746,6 @@ def _build_function(con: Any, code: Any) -> str:
         src.lines,
     ))
     return f"{name}(obj, io, this)"
-
-
-def compile_single_reader(structure: Any, arrays: Collection[str], fields: Sequence[str]
-                          ) -> Callable[[Any], tuple[Any, ...] | None]:
-    """A reader of ``structure`` in one common shape, returning only ``fields``, as plain values.
-
-    The shape: each array named in ``arrays`` holds exactly one element (a
-    Produce or Fetch response about one partition of one topic). Names are
-    dotted paths from the top of ``structure`` through struct fields and
-    those arrays' elements (``"responses.partition_responses.error_code"``).
-
-    The reader takes a whole buffer (bytes or a memoryview) and returns the
-    values of ``fields`` in order (None for a field the structure does not
-    declare, so one list of fields serves every version), or None when the
-    buffer has another shape (another count in one of ``arrays``, or bytes
-    left over): the general parse reads those. Everything else is read and
-    checked as the compiled parse reads and checks it, with the code it
-    emits; bytes that parse refuses make the reader raise (``struct.error``,
-    ``IndexError`` or a construct error), without saying where: the general
-    parse is the one to report them.
-    """
-    code = c.core.CodeGen()
-    code.append("import struct")
-    code.append("from construct import Container, ListContainer")
-    _import_runtime(code)
-    src = _Source(code, depth=1)
-    names: dict[str, str] = {}
-    unseen = set(arrays)
-    _emit_single(structure, src, "", unseen, names)
-    if unseen:
-        raise ValueError(f"no arrays {sorted(unseen)} in the structure")
-    values = "".join(f"{names.get(field, 'None')}, " for field in fields)
-    code.append("\n".join([
-        "def read_single(buf):",
-        "    pos = 0",
-        "    end = len(buf)",
-        *src.lines,
-        "    if pos != end:",
-        "        return None",
-        f"    return ({values})",
-    ]))
-    namespace: dict[str, Any] = {}
-    exec(compile(code.toString(), "<compile_single_reader>", "exec"), namespace)
-    reader: Callable[[Any], tuple[Any, ...] | None] = namespace["read_single"]
-    return reader
-
-
-def _emit_single(con: Any, src: _Source, prefix: str, arrays: set[str],
-                 names: dict[str, str]) -> None:
-    """Emit the parse of the struct ``con`` for ``compile_single_reader``: each field
-    into a local (recorded in ``names`` by its dotted path), each array of ``arrays``
-    checked to hold one element and read in place."""
-    con = _unnamed(con)
-    if not isinstance(con, c.Struct):
-        raise NotImplementedError(f"no single-shape reader for {con!r}")
-    for fmtstr, run in _field_runs(con.subcons):
-        for field in run:
-            if prefix + field.name in arrays and not isinstance(_unnamed(field), _ArrayType):
-                raise ValueError(f"{prefix + field.name} is not an array")
-        if fmtstr is not None:
-            targets = [names.setdefault(prefix + sc.name, src.fresh("field")) for sc in run]
-            src.line(f"{', '.join(targets)}, = {src.fixed(fmtstr)}.unpack_from(buf, pos)")
-            src.line(f"pos += {struct.calcsize(fmtstr)}")
-            continue
-        field = run[0]
-        path = prefix + field.name
-        inner = _unnamed(field)
-        if path in arrays:
-            assert isinstance(inner, _ArrayType)
-            arrays.discard(path)
-            count = inner._emit_length(src)
-            with src.block(f"if {count} != 1:"):
-                src.line("return None")
-            _emit_single(inner.subcon, src, path + ".", arrays, names)
-        elif isinstance(inner, c.Struct):
-            _emit_single(inner, src, path + ".", arrays, names)
-        else:
-            _emit_parse(field, src, names.setdefault(path, src.fresh("field")))
 
 
 class _WholeStructure(c.Subconstruct):  # type: ignore[misc]

@@ -5,10 +5,14 @@ as a value whose every array has one element, that value's leaves; and None
 for everything else: other shapes, and every byte string the general
 decoder refuses (a cut frame, garbage). ``compile_unrolled_writer`` must
 write the bytes the general encoder writes for the same leaves.
+``ResponseReader``, what the client reads one-partition Produce and Fetch
+responses with, must do the same at every declared version, with the arrays
+it reads whole (per-record errors, aborted transactions) of any length.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 import construct as c
@@ -17,9 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minikafka.protocol import primitives as p
+from minikafka.protocol.codec import DecodeError, decode_response, encode_response
 from minikafka.protocol.headers import REQUEST_HEADERS, RESPONSE_HEADERS
+from minikafka.protocol.messages.fetch import FETCH
 from minikafka.protocol.messages.produce import PRODUCE
-from minikafka.protocol.unrolled import compile_unrolled_reader, compile_unrolled_writer
+from minikafka.protocol.unrolled import (
+    ResponseReader,
+    compile_unrolled_reader,
+    compile_unrolled_writer,
+)
 
 from .structures import _unwrap, plain, strategy
 from .test_compiled import DECLARED
@@ -206,3 +216,188 @@ def test_arrays_named_empty_must_be_empty(body: Any) -> None:
         assert value is None
     else:
         assert value == (plain(body),)
+
+
+def test_arrays_named_whole_are_one_leaf_of_any_length() -> None:
+    structure = c.Struct("count" / p.Int32, "items" / p.Array(c.Struct("x" / p.Int32)),
+                         "errors" / p.Array(c.Struct("code" / p.Int16)))
+    names, read = compile_unrolled_reader([structure], whole=frozenset({"errors"}),
+                                          picked=("count", "items_x", "absent", "errors"))
+    assert names == ("count", "items_x", "errors")
+    assert read(struct.pack(">iiii", 9, 1, 4, 0)) == (9, 4, None, [])
+    assert plain(read(struct.pack(">iiiihh", 9, 1, 4, 2, 7, 8))) == (
+        9, 4, None, [{"code": 7}, {"code": 8}])
+    assert read(struct.pack(">iiiii", 9, 2, 4, 5, 0)) is None  # two items: another shape
+    with pytest.raises(ValueError, match="not an array"):
+        compile_unrolled_reader([structure], whole=frozenset({"count"}))
+    with pytest.raises(ValueError, match="not an array"):
+        compile_unrolled_writer([structure], empty=frozenset({"count"}))
+    with pytest.raises(ValueError, match="both"):
+        compile_unrolled_reader([structure], frozenset({"errors"}), whole=frozenset({"errors"}))
+
+
+def test_prefixed_structures_qualify_their_top_level_leaves() -> None:
+    # a response header and a flexible body both have a top-level tagged_fields
+    with pytest.raises(ValueError, match="twice"):
+        compile_unrolled_reader([RESPONSE_HEADERS[1], PRODUCE.responses[9]])
+    names, _ = compile_unrolled_reader([("header", RESPONSE_HEADERS[1]), PRODUCE.responses[9]],
+                                       whole=frozenset({"record_errors"}))
+    assert names[:3] == ("header_correlation_id", "header_tagged_fields", "responses_name")
+    assert names[-2:] == ("throttle_time_ms", "tagged_fields")
+    names, writer = compile_unrolled_writer([("header", RESPONSE_HEADERS[0]),
+                                             ("body", c.Struct("a" / p.Int32))])
+    assert names == ("header_correlation_id", "body_a")
+    assert writer(header_correlation_id=1, body_a=2) == struct.pack(">ii", 1, 2)
+
+
+# -- responses, as the client reads them (ResponseReader) ------------------------------
+
+# (api, the arrays of one element, the arrays read whole, {leaf: its path in the decoded
+# response}): as the client reads them, and then some
+_SHAPES = {
+    "Produce": (PRODUCE, ("body.responses", "body.responses.partition_responses"),
+                frozenset({"record_errors"}), {
+                    "header_correlation_id": "header.correlation_id",
+                    "throttle_time_ms": "body.throttle_time_ms",
+                    "responses_name": "body.responses.name",
+                    "partition_responses_index": "body.responses.partition_responses.index",
+                    "partition_responses_error_code":
+                        "body.responses.partition_responses.error_code",
+                    "partition_responses_base_offset":
+                        "body.responses.partition_responses.base_offset",
+                    "partition_responses_record_errors":
+                        "body.responses.partition_responses.record_errors",
+                    "partition_responses_error_message":
+                        "body.responses.partition_responses.error_message"}),
+    "Fetch": (FETCH, ("body.responses", "body.responses.partitions"),
+              frozenset({"aborted_transactions"}), {
+                  "header_correlation_id": "header.correlation_id",
+                  "error_code": "body.error_code",
+                  "session_id": "body.session_id",
+                  "responses_topic": "body.responses.topic",
+                  "partitions_partition_index": "body.responses.partitions.partition_index",
+                  "partitions_error_code": "body.responses.partitions.error_code",
+                  "partitions_high_watermark": "body.responses.partitions.high_watermark",
+                  "partitions_aborted_transactions":
+                      "body.responses.partitions.aborted_transactions",
+                  "partitions_records": "body.responses.partitions.records"}),
+}
+_READERS = {name: ResponseReader(api, tuple(leaves), whole)
+            for name, (api, _, whole, leaves) in _SHAPES.items()}
+_CASES = [(name, version) for name, (api, *_) in _SHAPES.items() for version in api.responses]
+_RESPONSES = settings(max_examples=25, deadline=None,
+                      suppress_health_check=[HealthCheck.too_slow])
+
+
+def _at(decoded: dict[str, Any], path: str, arrays: tuple[str, ...]) -> Any:
+    """``path``'s value in a decoded {"header": ..., "body": ...} tree, through the
+    first element of each array of ``arrays``; None where a struct lacks the field."""
+    value: Any = decoded
+    walked = ""
+    for part in path.split("."):
+        if part not in value:
+            return None
+        value = value[part]
+        walked = f"{walked}.{part}" if walked else part
+        if walked in arrays:
+            value = value[0]
+    return value
+
+
+def _expected(name: str, version: int, payload: bytes) -> list[Any] | None:
+    """What the reader should give, worked out from the general decoder: the
+    leaves, or None for another shape. Raises DecodeError where it does."""
+    api, arrays, _, leaves = _SHAPES[name]
+    correlation_id, body = decode_response(api, version, payload)
+    decoded = {"header": {"correlation_id": correlation_id}, "body": body}
+    for array in arrays:
+        if len(_at(decoded, array, tuple(a for a in arrays if a != array)) or ()) != 1:
+            return None
+    return [plain(_at(decoded, path, arrays)) for path in leaves.values()]
+
+
+def _one_partition(body: Any, arrays: tuple[str, ...]) -> Any:
+    """``body`` with each of ``arrays`` cut to its first element, where it has one."""
+    node = body
+    for array in arrays:
+        key = array.rsplit(".", 1)[1]
+        if not node[key]:
+            return body
+        node[key] = node[key][:1]
+        node = node[key][0]
+    return body
+
+
+def _read(name: str, version: int, payload: bytes | memoryview) -> list[Any] | None:
+    got = _READERS[name](version, payload)
+    return None if got is None else plain(list(got))
+
+
+@pytest.mark.parametrize(("name", "version"), _CASES)
+@_RESPONSES
+@given(data=st.data())
+def test_response_reader_agrees_with_the_general_decoder(name: str, version: int,
+                                                         data: st.DataObject) -> None:
+    api, arrays, _, _ = _SHAPES[name]
+    body = data.draw(strategy(api.responses[version]), label="body")
+    if data.draw(st.booleans(), label="one partition"):
+        body = _one_partition(body, arrays)
+    correlation_id = data.draw(st.integers(-(2**31), 2**31 - 1), label="correlation id")
+    payload = encode_response(api, version, correlation_id, body)
+    expected = _expected(name, version, payload)
+    assert _read(name, version, payload) == expected
+    assert _read(name, version, memoryview(payload)) == expected  # a view reads the same
+
+
+@pytest.mark.parametrize(("name", "version"), _CASES)
+@_RESPONSES
+@given(data=st.data())
+def test_response_reader_never_accepts_what_the_general_decoder_refuses(
+        name: str, version: int, data: st.DataObject) -> None:
+    api, arrays, _, _ = _SHAPES[name]
+    body = _one_partition(data.draw(strategy(api.responses[version]), label="body"), arrays)
+    payload = bytearray(encode_response(api, version, 7, body))
+    cut = data.draw(st.integers(0, len(payload)), label="cut")
+    payload = payload[:cut] + data.draw(st.binary(max_size=3), label="tail")
+    for _ in range(data.draw(st.integers(0, 3), label="flips")):
+        if payload:
+            at = data.draw(st.integers(0, len(payload) - 1), label="at")
+            payload[at] = data.draw(st.integers(0, 255), label="byte")
+    try:
+        expected = _expected(name, version, bytes(payload))
+    except DecodeError:
+        assert _READERS[name](version, bytes(payload)) is None
+        return
+    assert _read(name, version, bytes(payload)) == expected
+
+
+def test_every_truncation_of_a_one_partition_response_is_declined() -> None:
+    body = {"throttle_time_ms": 0, "responses": [{"name": "t", "partition_responses": [{
+        "index": 0, "error_code": 0, "base_offset": 5, "log_append_time_ms": -1,
+        "log_start_offset": 1, "record_errors": [{"batch_index": 0,
+                                                  "batch_index_error_message": "x"}],
+        "error_message": "é"}]}]}
+    payload = encode_response(PRODUCE, 8, 3, body)
+    assert _read("Produce", 8, payload) == [3, 0, "t", 0, 0, 5, [
+        {"batch_index": 0, "batch_index_error_message": "x"}], "é"]
+    for cut in range(len(payload)):
+        assert _READERS["Produce"](8, payload[:cut]) is None
+    assert _READERS["Produce"](8, payload + b"\x00") is None  # left over: decoder refuses it
+
+
+def test_records_of_a_view_stay_a_view_of_the_frame() -> None:
+    body = {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": [{
+        "topic": "t", "partitions": [{
+            "partition_index": 0, "error_code": 0, "high_watermark": 3, "last_stable_offset": 3,
+            "log_start_offset": 1, "aborted_transactions": None, "preferred_read_replica": -1,
+            "records": b"batch bytes"}]}]}
+    payload = encode_response(FETCH, 11, 3, body)
+    values = _READERS["Fetch"](11, memoryview(payload))
+    assert values is not None
+    records = values[-1]
+    assert isinstance(records, memoryview) and records.obj is payload
+    assert bytes(records) == b"batch bytes"
+
+
+def test_an_undeclared_version_is_declined() -> None:
+    assert _READERS["Produce"](99, b"\x00" * 64) is None
