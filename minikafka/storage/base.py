@@ -153,9 +153,10 @@ class Storage(Protocol):
         Equivalent to ``append_nowait`` followed, when ``sync_on_append`` is true,
         by ``wait_durable``.
 
-        ``headers``, when given, are the batches' headers as the caller parsed
-        them while validating the batches (one per batch, in order); the
-        storage then does not parse them again.
+        ``headers``, when given, are the batches' headers as ``check_batch``
+        returned them when the caller validated the batches (one per batch, in
+        order); the storage then neither parses nor checks them again, beyond
+        that each header's length is its batch's size.
         """
 
     # The three members below let a caller on an event loop append without

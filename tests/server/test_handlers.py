@@ -208,6 +208,15 @@ def corrupt_crc(data: bytes) -> bytes:
     return bytes(damaged)
 
 
+def wrong_magic(data: bytes) -> bytes:
+    # magic precedes the CRC's range: the CRC still holds
+    from minikafka.protocol.batch_header import MAGIC_OFFSET
+
+    damaged = bytearray(data)
+    damaged[MAGIC_OFFSET] = 1
+    return bytes(damaged)
+
+
 def wrong_count(data: bytes) -> bytes:
     # records_count is the header's last field; the CRC covers it, so recompute.
     import crc32c
@@ -224,6 +233,8 @@ def wrong_count(data: bytes) -> bytes:
     "records, code, message",
     [
         (corrupt_crc(batch(b"a", b"b")), CORRUPT_MESSAGE, "CRC"),
+        (batch(b"a") + corrupt_crc(batch(b"b")), CORRUPT_MESSAGE, "CRC"),
+        (wrong_magic(batch(b"a", b"b")), CORRUPT_MESSAGE, "magic"),
         (batch(b"a", b"b")[:-3], CORRUPT_MESSAGE, "truncated"),
         (wrong_count(batch(b"a", b"b")), CORRUPT_MESSAGE, "records"),
         (batch(b"a") + b"\x00\x01", CORRUPT_MESSAGE, "shorter than a batch header"),
