@@ -458,6 +458,19 @@ async def test_fetch_honours_max_bytes_across_partitions(broker: Broker) -> None
     assert [answer.high_watermark for answer in response.responses[0].partitions] == [3, 3, 3]
 
 
+async def test_fetch_errors_are_per_partition(broker: Broker) -> None:
+    # several partitions: the general path, where one partition alone takes a shorter one
+    create(broker, "t", 2)
+    await produce(broker, "t", batch(b"a"))
+    body = fetch_body([("t", 0, 1), ("t", 7, 1), ("t", 1, 5)])
+    response = await call(broker, FETCH, 11, body)
+    answers = response.responses[0].partitions
+    assert [answer.error_code for answer in answers] == [
+        0, UNKNOWN_TOPIC, errors.OffsetOutOfRangeError.code]
+    assert base_offsets(answers[0].records) == [1]
+    assert (answers[2].high_watermark, answers[2].log_start_offset) == (1, 1)
+
+
 async def test_fetch_long_poll_is_woken_by_a_produce(broker: Broker, autojump_clock: object
                                                      ) -> None:
     create(broker)
