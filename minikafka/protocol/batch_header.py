@@ -157,18 +157,20 @@ def check_batch(data: bytes | bytearray | memoryview, offset: int = 0) -> BatchH
 
     Returns its header; raises InvalidBatch naming the first problem found.
     """
-    header = BatchHeader.parse(data, offset)
+    available = len(data) - offset
+    if available < BATCH_HEADER_SIZE:
+        raise TruncatedBatch(f"{available} bytes is shorter than a batch header")
+    header: BatchHeader = _new_tuple(BatchHeader, _HEADER.unpack_from(data, offset))
     if header.magic != 2:
         raise InvalidBatch(f"unsupported magic {header.magic} (only 2 is served)")
     if header.batch_length < BATCH_HEADER_SIZE - LOG_OVERHEAD:
         raise InvalidBatch(f"batch length {header.batch_length} is shorter than its header")
-    end = offset + header.size
-    if end > len(data):
-        raise TruncatedBatch(f"batch of {header.size} bytes is truncated to {len(data) - offset}")
+    size = header.batch_length + LOG_OVERHEAD
+    if size > available:
+        raise TruncatedBatch(f"batch of {size} bytes is truncated to {available}")
     if header.records_count < 0 or header.last_offset_delta < 0:
         raise InvalidBatch("negative record count or offset delta")
-    view = memoryview(data)[offset + CRC_START : end]
-    actual = crc32c.crc32c(view)
+    actual = crc32c.crc32c(memoryview(data)[offset + CRC_START : offset + size])
     if actual != header.crc:
         raise CorruptBatch(f"CRC mismatch: header says {header.crc:#010x}, data gives {actual:#010x}")
     return header

@@ -6,7 +6,7 @@ import struct
 import time
 from collections.abc import Mapping, Sequence
 
-from minikafka.protocol.batch_header import BatchHeader, InvalidBatch
+from minikafka.protocol.batch_header import LOG_OVERHEAD, BatchHeader, InvalidBatch
 from minikafka.storage.base import InvalidPartitions, InvalidTopicConfig
 
 __all__ = [
@@ -38,10 +38,12 @@ def parse_appended(
 ) -> list[tuple[memoryview, BatchHeader]]:
     """Headers of batches the broker has already validated, with a cheap sanity check.
 
-    The broker checks each batch's CRC before appending; here only the fixed
-    header is read (or taken from ``headers``, when the caller parsed them
-    while validating), and a batch whose length field disagrees with its size
-    is refused (InvalidBatch), since storing it would corrupt the log's framing.
+    The broker checks each batch (``check_batch``: magic, framing, CRC-32C)
+    before appending, once. Given those ``headers``, only that each belongs to
+    its batch is checked here (its length field is the batch's size); without
+    them the fixed header is read and its magic and offset delta checked too.
+    Either way a batch whose length field disagrees with its size is refused
+    (InvalidBatch), since storing it would corrupt the log's framing.
     """
     if not batches:
         raise ValueError("append needs at least one record batch")
@@ -54,16 +56,15 @@ def parse_appended(
             view = view.cast("B")
         if headers is None:
             header = BatchHeader.parse(view)
+            if header.magic != 2:
+                raise InvalidBatch(f"unsupported magic {header.magic} (only 2 is stored)")
+            if header.last_offset_delta < 0:
+                raise InvalidBatch(f"negative last offset delta {header.last_offset_delta}")
         else:
             header = headers[position]
-        if header.magic != 2:
-            raise InvalidBatch(f"unsupported magic {header.magic} (only 2 is stored)")
-        if header.size != len(view):
-            raise InvalidBatch(
-                f"batch length field says {header.size} bytes but {len(view)} were given"
-            )
-        if header.last_offset_delta < 0:
-            raise InvalidBatch(f"negative last offset delta {header.last_offset_delta}")
+        size = header.batch_length + LOG_OVERHEAD
+        if size != len(view):
+            raise InvalidBatch(f"batch length field says {size} bytes but {len(view)} were given")
         parsed.append((view, header))
     return parsed
 

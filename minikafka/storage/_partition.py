@@ -629,7 +629,8 @@ class Partition:
 
     def read(self, offset: int, max_bytes: int) -> ReadResult:
         with self.lock:
-            self._check_readable()
+            if self.closed:
+                self._check_readable()
             if not self.log_start <= offset <= self.next_offset:
                 raise OffsetOutOfRange(offset, self.log_start, self.next_offset)
             from_tail = self._read_tail(offset, max_bytes)

@@ -14,9 +14,7 @@ KAFKA_STORAGE_ERROR, TOPIC_ALREADY_EXISTS, INVALID_PARTITIONS, INVALID_CONFIG).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
-
-import attrs
+from typing import NamedTuple, Protocol
 
 from minikafka.protocol.batch_header import BatchHeader
 
@@ -98,16 +96,20 @@ class StorageFailure(StorageError):
     """The medium failed (disk full, read-only, I/O error); nothing was stored."""
 
 
-@attrs.frozen
-class AppendResult:
+# The two results below are named tuples rather than frozen attrs classes: one is
+# made per append and per read, and a tuple is built at C speed (0.9 and 0.5 us
+# for the attrs classes, which set each field through object.__setattr__).
+
+class AppendResult(NamedTuple):
+    """Where an append put its batches."""
+
     base_offset: int  # number given to the first message of the first batch
     last_offset: int  # number of the last message appended
     append_time_ms: int  # when the server stored them (drives retention)
     log_start_offset: int
 
 
-@attrs.frozen
-class ReadResult:
+class ReadResult(NamedTuple):
     """Whole batches from the requested position, and the partition's bounds.
 
     ``records`` may start with a batch that begins before the requested offset
@@ -153,9 +155,10 @@ class Storage(Protocol):
         Equivalent to ``append_nowait`` followed, when ``sync_on_append`` is true,
         by ``wait_durable``.
 
-        ``headers``, when given, are the batches' headers as the caller parsed
-        them while validating the batches (one per batch, in order); the
-        storage then does not parse them again.
+        ``headers``, when given, are the batches' headers as ``check_batch``
+        returned them when the caller validated the batches (one per batch, in
+        order); the storage then neither parses nor checks them again, beyond
+        that each header's length is its batch's size.
         """
 
     # The three members below let a caller on an event loop append without

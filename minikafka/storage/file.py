@@ -461,7 +461,13 @@ class FileBackend:
 
     def _partition(self, topic: str, partition: int) -> Partition:
         with self._lock:
-            partitions = self._topic(topic).partitions
+            # ``_topic`` inlined: this runs on every append and read
+            if self._closed:
+                self._check_open()
+            found = self._topics.get(topic)
+            if found is None:
+                raise UnknownTopic(topic)
+            partitions = found.partitions
             if not isinstance(partition, int) or not 0 <= partition < len(partitions):
                 raise UnknownTopic(topic, partition)
             return partitions[partition]

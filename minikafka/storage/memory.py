@@ -175,22 +175,22 @@ class MemoryBackend:
             log = self._partition(topic, partition)
             if not log.log_start <= offset <= log.next_offset:
                 raise OffsetOutOfRange(offset, log.log_start, log.next_offset)
-            chosen: list[bytes] = []
+            records = b""
             if offset < log.next_offset:
-                # The batch holding ``offset``: the last one starting at or before it.
-                index = bisect.bisect_right(log.base_offsets, offset) - 1
-                total = 0
-                for position in range(index, len(log.batches)):  # no copy of the list
-                    batch = log.batches[position]
-                    if chosen and total + len(batch) > max_bytes:
-                        break
-                    chosen.append(batch)
-                    total += len(batch)
-            return ReadResult(
-                records=b"".join(chosen),
-                high_watermark=log.next_offset,
-                log_start_offset=log.log_start,
-            )
+                # The batch holding ``offset``: the last one starting at or before it,
+                # and those after it that fit (a consumer at the end reads just one,
+                # which is returned as it is stored, not copied).
+                batches = log.batches
+                first = bisect.bisect_right(log.base_offsets, offset) - 1
+                records = batches[first]
+                total = len(records)
+                end = first + 1
+                while end < len(batches) and total + len(batches[end]) <= max_bytes:
+                    total += len(batches[end])
+                    end += 1
+                if end > first + 1:
+                    records = b"".join(batches[first:end])
+            return ReadResult(records, log.next_offset, log.log_start)
 
     def log_start_offset(self, topic: str, partition: int) -> int:
         with self._lock:
@@ -243,7 +243,13 @@ class MemoryBackend:
         return found
 
     def _partition(self, topic: str, partition: int) -> _Partition:
-        partitions = self._topic(topic).partitions
+        # ``_topic`` inlined: this runs on every append and read
+        if self._closed:
+            self._check_open()
+        found = self._topics.get(topic)
+        if found is None:
+            raise UnknownTopic(topic)
+        partitions = found.partitions
         if not 0 <= partition < len(partitions):
             raise UnknownTopic(topic, partition)
         return partitions[partition]

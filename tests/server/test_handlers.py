@@ -208,6 +208,15 @@ def corrupt_crc(data: bytes) -> bytes:
     return bytes(damaged)
 
 
+def wrong_magic(data: bytes) -> bytes:
+    # magic precedes the CRC's range: the CRC still holds
+    from minikafka.protocol.batch_header import MAGIC_OFFSET
+
+    damaged = bytearray(data)
+    damaged[MAGIC_OFFSET] = 1
+    return bytes(damaged)
+
+
 def wrong_count(data: bytes) -> bytes:
     # records_count is the header's last field; the CRC covers it, so recompute.
     import crc32c
@@ -224,6 +233,8 @@ def wrong_count(data: bytes) -> bytes:
     "records, code, message",
     [
         (corrupt_crc(batch(b"a", b"b")), CORRUPT_MESSAGE, "CRC"),
+        (batch(b"a") + corrupt_crc(batch(b"b")), CORRUPT_MESSAGE, "CRC"),
+        (wrong_magic(batch(b"a", b"b")), CORRUPT_MESSAGE, "magic"),
         (batch(b"a", b"b")[:-3], CORRUPT_MESSAGE, "truncated"),
         (wrong_count(batch(b"a", b"b")), CORRUPT_MESSAGE, "records"),
         (batch(b"a") + b"\x00\x01", CORRUPT_MESSAGE, "shorter than a batch header"),
@@ -445,6 +456,19 @@ async def test_fetch_honours_max_bytes_across_partitions(broker: Broker) -> None
     sizes = [len(base_offsets(answer.records)) for answer in response.responses[0].partitions]
     assert sizes == [2, 1, 0]  # whole batches only; the last partition reports bounds only
     assert [answer.high_watermark for answer in response.responses[0].partitions] == [3, 3, 3]
+
+
+async def test_fetch_errors_are_per_partition(broker: Broker) -> None:
+    # several partitions: the general path, where one partition alone takes a shorter one
+    create(broker, "t", 2)
+    await produce(broker, "t", batch(b"a"))
+    body = fetch_body([("t", 0, 1), ("t", 7, 1), ("t", 1, 5)])
+    response = await call(broker, FETCH, 11, body)
+    answers = response.responses[0].partitions
+    assert [answer.error_code for answer in answers] == [
+        0, UNKNOWN_TOPIC, errors.OffsetOutOfRangeError.code]
+    assert base_offsets(answers[0].records) == [1]
+    assert (answers[2].high_watermark, answers[2].log_start_offset) == (1, 1)
 
 
 async def test_fetch_long_poll_is_woken_by_a_produce(broker: Broker, autojump_clock: object

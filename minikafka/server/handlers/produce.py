@@ -31,7 +31,14 @@ import attrs
 import trio
 
 from minikafka.protocol import errors
-from minikafka.protocol.batch_header import BatchHeader, InvalidBatch, iter_batches
+from minikafka.protocol.batch_header import (
+    CONTROL_BIT,
+    LOG_OVERHEAD,
+    TRANSACTIONAL_BIT,
+    BatchHeader,
+    InvalidBatch,
+    check_batch,
+)
 from minikafka.protocol.headers import REQUEST_HEADERS, RESPONSE_HEADERS
 from minikafka.protocol.messages.produce import PRODUCE
 from minikafka.protocol.unrolled import (
@@ -79,28 +86,38 @@ def _answer(index: int, error_code: int = 0, message: str | None = None, *,
 
 
 def _check(broker: Broker, records: Any, transactional: bool) -> list[BatchHeader]:
-    """The headers of a partition's batches, or KafkaError saying why they are refused."""
+    """The headers of a partition's batches, or KafkaError saying why they are refused.
+
+    Each batch is checked here once (``check_batch``: framing, magic, CRC-32C),
+    and the storage is given these headers, so it does not check them again.
+    """
     if not records:
         raise errors.CorruptMessageError("no record batch")
+    end = len(records)
+    limit = broker.config.max_message_bytes
+    headers = []
+    position = 0
     try:
-        headers = [header for _, header in iter_batches(records)]
+        while position < end:
+            header = check_batch(records, position)
+            headers.append(header)
+            # the size and flags without the header's properties: this runs per batch
+            size = header.batch_length + LOG_OVERHEAD
+            position += size
+            if size > limit:
+                raise errors.MessageTooLargeError(
+                    f"batch of {size} bytes is above the limit of {limit}")
+            count = header.records_count
+            if count < 1 or header.last_offset_delta != count - 1:
+                raise errors.CorruptMessageError(
+                    f"batch says {count} records but last offset delta "
+                    f"{header.last_offset_delta}")
+            if header.attributes & CONTROL_BIT:
+                raise errors.InvalidRecordError("clients may not write control batches")
+            if transactional or header.attributes & TRANSACTIONAL_BIT:
+                raise errors.InvalidRequestError("MiniKafka does not support transactions")
     except InvalidBatch as exc:
         raise errors.CorruptMessageError(str(exc)) from None
-    limit = broker.config.max_message_bytes
-    for header in headers:
-        if header.size > limit:
-            raise errors.MessageTooLargeError(
-                f"batch of {header.size} bytes is above the limit of {limit}"
-            )
-        if header.records_count < 1 or header.last_offset_delta != header.records_count - 1:
-            raise errors.CorruptMessageError(
-                f"batch says {header.records_count} records but last offset delta "
-                f"{header.last_offset_delta}"
-            )
-        if header.is_control:
-            raise errors.InvalidRecordError("clients may not write control batches")
-        if transactional or header.is_transactional:
-            raise errors.InvalidRequestError("MiniKafka does not support transactions")
     if len(headers) > 1 and any(header.producer_id >= 0 for header in headers):
         raise errors.InvalidRecordError("an idempotent producer sends one batch per partition")
     return headers
@@ -131,8 +148,9 @@ def _produce_partition(broker: Broker, peer: str, topic: str, index: int, record
             view = memoryview(records)
             batches, position = [], 0
             for header in headers:
-                batches.append(view[position : position + header.size])
-                position += header.size
+                size = header.batch_length + LOG_OVERHEAD
+                batches.append(view[position : position + size])
+                position += size
         result = storage.append_nowait(topic, index, batches, headers=headers)
     except errors.KafkaError as exc:
         logger.warning("%s: produce to %s-%d refused with %s: %s",
