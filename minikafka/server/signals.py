@@ -16,7 +16,10 @@ until the earliest deadline of the waits still pending. A cancel scope per
 wait would do the same, but entering and leaving one costs about 10 us,
 paid on the path of every woken fetch; the timer sleeps on a new cancel
 scope only when its earliest deadline passes or a wait with an earlier one
-arrives. Deadlines of waits woken early are dropped lazily from its heap.
+arrives. Deadlines of waits woken early are dropped lazily from its heap:
+when they reach its top, or, so that many fetches woken long before their
+``max_wait_ms`` cannot pile up there, all at once when they outnumber the
+pending ones (plus ``_PRUNE_SLACK``), as trio prunes its own deadlines.
 
 ``unresumed`` counts the fetches woken and not yet run since: a produce that
 woke some waits until they have had their turn (see ``handlers.produce``),
@@ -36,6 +39,10 @@ import trio
 __all__ = ["PartitionSignals"]
 
 TopicPartition = tuple[str, int]
+
+# Stale deadlines (of waits already over) the timer's heap may hold beyond twice
+# the pending ones before they are all dropped at once.
+_PRUNE_SLACK = 1000
 
 
 class _Waiter:
@@ -62,6 +69,7 @@ class PartitionSignals:
         self._unresumed = 0
         # (deadline, tie-breaker, waiter) of every wait not yet known to be over
         self._deadlines: list[tuple[float, int, _Waiter]] = []
+        self._pending = 0  # waits in the heap not yet over
         self._order = itertools.count()
         self._timer_run: trio.lowlevel.TrioToken | None = None  # the run the timer serves
         self._timer_scope: trio.CancelScope | None = None  # the timer's current sleep
@@ -113,6 +121,7 @@ class PartitionSignals:
 
         def abort(_: object) -> trio.lowlevel.Abort:  # cancelled: forget the wait
             waiter.done = True
+            self._pending -= 1
             self._forget(waiter)
             return trio.lowlevel.Abort.SUCCEEDED
 
@@ -132,6 +141,7 @@ class PartitionSignals:
         if waiter.done:
             return
         waiter.done = True
+        self._pending -= 1
         if notified:
             self._unresumed += 1
         trio.lowlevel.reschedule(waiter.task, outcome.Value(notified))
@@ -149,7 +159,12 @@ class PartitionSignals:
 
     def _time(self, waiter: _Waiter) -> None:
         """Have the timer end ``waiter``'s wait at its deadline."""
-        heapq.heappush(self._deadlines, (waiter.deadline, next(self._order), waiter))
+        deadlines = self._deadlines
+        if len(deadlines) > 2 * self._pending + _PRUNE_SLACK:
+            deadlines[:] = [entry for entry in deadlines if not entry[2].done]  # in place:
+            heapq.heapify(deadlines)  # the timer task holds this list
+        heapq.heappush(deadlines, (waiter.deadline, next(self._order), waiter))
+        self._pending += 1
         run = trio.lowlevel.current_trio_token()
         if self._timer_run is not run:
             self._timer_run = run

@@ -80,3 +80,29 @@ def test_the_same_signals_serve_one_run_after_another() -> None:
     trio.run(one_run)
     trio.run(one_run)
     assert signals.waiting() == 0
+
+
+async def test_deadlines_of_waits_woken_early_do_not_pile_up(autojump_clock: object) -> None:
+    # A busy consumer's fetches are woken long before their max_wait_ms; without
+    # pruning, every one of their deadlines would stay in the timer's heap until
+    # the wait it belonged to would have timed out.
+    signals = PartitionSignals()
+    ended: list[float] = []
+    start = trio.current_time()
+
+    async def wait(partition: int, timeout: float) -> None:
+        notified = await signals.wait([("t", partition)], timeout)
+        if not notified:
+            ended.append(trio.current_time() - start)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(wait, 1, 5.0)  # pending throughout: must still end on time
+        await trio.testing.wait_all_tasks_blocked()
+        for _ in range(5000):
+            nursery.start_soon(wait, 0, 600.0)
+            await trio.testing.wait_all_tasks_blocked()
+            assert signals.notify("t", 0) is True
+            await trio.testing.wait_all_tasks_blocked()
+        assert len(signals._deadlines) <= 2 * 1 + 1000 + 1
+    assert ended == [5.0]
+    assert signals.waiting() == 0 and signals.unresumed == 0
