@@ -1,20 +1,25 @@
-"""Pieces both backends share: reading appended batch headers, topic settings, the clock."""
+"""Pieces both backends share: reading appended batch headers, choosing stored batches to
+read, finding a partition, topic settings, the clock."""
 
 from __future__ import annotations
 
+import bisect
 import struct
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from minikafka.protocol.batch_header import LOG_OVERHEAD, BatchHeader, InvalidBatch
-from minikafka.storage.base import InvalidPartitions, InvalidTopicConfig
+from minikafka.storage.base import InvalidPartitions, InvalidTopicConfig, UnknownTopic
 
 __all__ = [
     "MAX_PARTITIONS",
     "RETENTION_MS",
+    "batches_from",
     "check_partition_count",
     "check_topic_config",
     "encode_base_offset",
+    "find_partition",
     "parse_appended",
     "retention_override",
     "wall_clock_ms",
@@ -30,6 +35,38 @@ encode_base_offset = _BASE_OFFSET.pack
 def wall_clock_ms() -> int:
     """The default clock: milliseconds since the epoch."""
     return time.time_ns() // 1_000_000
+
+
+def batches_from(batches: Sequence[bytes], base_offsets: Sequence[int], offset: int,
+                 max_bytes: int) -> bytes:
+    """The stored batch holding ``offset`` (the last one starting at or before it), then
+    those after it that fit within ``max_bytes`` with it; the first goes whole, whatever
+    its size, as Kafka serves it. ``offset`` must be within the batches.
+
+    One batch (what a consumer at the log's end reads) is returned as it is stored,
+    not copied.
+    """
+    first = bisect.bisect_right(base_offsets, offset) - 1
+    records = batches[first]
+    total = len(records)
+    end = first + 1
+    while end < len(batches) and total + len(batches[end]) <= max_bytes:
+        total += len(batches[end])
+        end += 1
+    if end > first + 1:
+        records = b"".join(batches[first:end])
+    return records
+
+
+def find_partition(topics: Mapping[str, Any], topic: str, partition: int) -> Any:
+    """``topics[topic].partitions[partition]``, or UnknownTopic naming what is missing."""
+    found = topics.get(topic)
+    if found is None:
+        raise UnknownTopic(topic)
+    partitions = found.partitions
+    if not isinstance(partition, int) or not 0 <= partition < len(partitions):
+        raise UnknownTopic(topic, partition)
+    return partitions[partition]
 
 
 def parse_appended(

@@ -20,7 +20,7 @@ import attrs
 import crc32c
 
 from minikafka.protocol.batch_header import LOG_OVERHEAD, BatchHeader, InvalidBatch
-from minikafka.storage._common import encode_base_offset, parse_appended
+from minikafka.storage._common import batches_from, encode_base_offset, parse_appended
 from minikafka.storage._files import (
     TEMPORARY_PREFIX,
     fsync_directory,
@@ -476,17 +476,8 @@ class Partition:
         if (not offsets or offset < offsets[0] or offset >= self.next_offset
                 or self.tail_end != self.next_offset):
             return None
-        first = bisect.bisect_right(offsets, offset) - 1
-        batches = self.tail_batches
-        records = batches[first]
-        total = len(records)
-        last = first + 1
-        while last < len(batches) and total + len(batches[last]) <= max_bytes:
-            total += len(batches[last])
-            last += 1
-        if last > first + 1:
-            records = b"".join(batches[first:last])
-        return ReadResult(records, self.next_offset, self.log_start)
+        return ReadResult(batches_from(self.tail_batches, offsets, offset, max_bytes),
+                          self.next_offset, self.log_start)
 
     def _write(
         self, segment: Segment, buffers: list[bytes | memoryview], total: int,

@@ -85,6 +85,7 @@ from minikafka.protocol.batch_header import BatchHeader
 from minikafka.storage._common import (
     check_partition_count,
     check_topic_config,
+    find_partition,
     retention_override,
     wall_clock_ms,
 )
@@ -461,16 +462,10 @@ class FileBackend:
 
     def _partition(self, topic: str, partition: int) -> Partition:
         with self._lock:
-            # ``_topic`` inlined: this runs on every append and read
             if self._closed:
                 self._check_open()
-            found = self._topics.get(topic)
-            if found is None:
-                raise UnknownTopic(topic)
-            partitions = found.partitions
-            if not isinstance(partition, int) or not 0 <= partition < len(partitions):
-                raise UnknownTopic(topic, partition)
-            return partitions[partition]
+            found: Partition = find_partition(self._topics, topic, partition)
+            return found
 
     def _snapshot(self) -> list[tuple[_Topic, list[Partition]]]:
         with self._lock:

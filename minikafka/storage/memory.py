@@ -17,9 +17,11 @@ import attrs
 
 from minikafka.protocol.batch_header import BatchHeader
 from minikafka.storage._common import (
+    batches_from,
     check_partition_count,
     check_topic_config,
     encode_base_offset,
+    find_partition,
     parse_appended,
     retention_override,
     wall_clock_ms,
@@ -177,19 +179,7 @@ class MemoryBackend:
                 raise OffsetOutOfRange(offset, log.log_start, log.next_offset)
             records = b""
             if offset < log.next_offset:
-                # The batch holding ``offset``: the last one starting at or before it,
-                # and those after it that fit (a consumer at the end reads just one,
-                # which is returned as it is stored, not copied).
-                batches = log.batches
-                first = bisect.bisect_right(log.base_offsets, offset) - 1
-                records = batches[first]
-                total = len(records)
-                end = first + 1
-                while end < len(batches) and total + len(batches[end]) <= max_bytes:
-                    total += len(batches[end])
-                    end += 1
-                if end > first + 1:
-                    records = b"".join(batches[first:end])
+                records = batches_from(log.batches, log.base_offsets, offset, max_bytes)
             return ReadResult(records, log.next_offset, log.log_start)
 
     def log_start_offset(self, topic: str, partition: int) -> int:
@@ -243,13 +233,7 @@ class MemoryBackend:
         return found
 
     def _partition(self, topic: str, partition: int) -> _Partition:
-        # ``_topic`` inlined: this runs on every append and read
         if self._closed:
             self._check_open()
-        found = self._topics.get(topic)
-        if found is None:
-            raise UnknownTopic(topic)
-        partitions = found.partitions
-        if not 0 <= partition < len(partitions):
-            raise UnknownTopic(topic, partition)
-        return partitions[partition]
+        found: _Partition = find_partition(self._topics, topic, partition)
+        return found
