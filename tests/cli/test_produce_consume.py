@@ -156,7 +156,8 @@ def test_streaming_produce_sends_lines_before_the_input_ends(cli_env: dict[str, 
 def test_consume_follows_new_messages_and_ctrl_c_exits_quietly(
         cli_env: dict[str, str], topic: str, broker_address: str) -> None:
     process = subprocess.Popen([sys.executable, "-m", "minikafka", "consume", "-t", topic],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env,
+                               preexec_fn=interruptible)
     assert process.stdout is not None and process.stderr is not None
     try:
         with Producer(broker_address) as producer:
@@ -170,6 +171,16 @@ def test_consume_follows_new_messages_and_ctrl_c_exits_quietly(
         process.kill()
         process.wait()
     assert process.stderr.read() == b""
+
+
+def interruptible() -> None:
+    """In a child about to exec: SIGINT handled by default, as at an interactive terminal.
+
+    Run as a shell's background job (``make test &``) or under nohup, the tests
+    themselves ignore SIGINT, and an ignored signal stays ignored across exec:
+    the command would never see the Ctrl-C these tests send it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_until(fd: int, expected: bytes, timeout: float = 10) -> bytes:
@@ -193,6 +204,7 @@ def spawn_in_terminal(args: list[str], env: dict[str, str]) -> tuple[int, int]:
     """Run ``python -m minikafka ARGS`` with a pseudo-terminal as its controlling terminal."""
     pid, fd = pty.fork()
     if pid == 0:  # the child
+        interruptible()
         os.execve(sys.executable, [sys.executable, "-m", "minikafka", *args], env)
     return pid, fd
 
