@@ -217,4 +217,3 @@ def encode_response(api: Api, version: int, correlation_id: int, body: Any) -> b
            {"correlation_id": correlation_id}, out, api, version, "response header")
     _build(api.response(version), body, out, api, version, "response")
     return out.getvalue()
-

@@ -198,8 +198,7 @@ class _Sized(c.Construct):  # type: ignore[misc]
     def _emitbuild(self, code: Any) -> str:
         return _build_function(self, code)
 
-    def _emit_length(self, src: _Source) -> str:
-        """Emit the read of the length prefix at ``pos``; the local holding it."""
+    def _emit_parse_code(self, src: _Source, target: str) -> None:
         length = src.fresh("length")
         if self.compact:
             src.line(f"{length} = buf[pos]")
@@ -211,10 +210,6 @@ class _Sized(c.Construct):  # type: ignore[misc]
         else:
             src.line(f"{length} = {src.fixed(self._length_format)}.unpack_from(buf, pos)[0]")
             src.line(f"pos += {self._width}")
-        return length
-
-    def _emit_parse_code(self, src: _Source, target: str) -> None:
-        length = self._emit_length(src)
         with src.block(f"if {length} < 0:"):
             if self.nullable:
                 with src.block(f"if {length} != -1:"):
